@@ -73,16 +73,17 @@ class ConvModule(nn.Cell):
         return x
 
 
-class ChannelLayerNorm(nn.Cell):
-    """LayerNorm over the channel axis of an NCHW map: (B, C, H, W) -> (B, C, H, W)."""
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channel axis of an NCHW map: (B, C, H, W) -> (B, C, H, W).
+
+    Parameters are this cell's own ``gamma``/``beta`` (PyTorch eps 1e-5).
+    """
 
     def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.norm = layer_norm(num_features)
+        super().__init__((num_features,), epsilon=LN_EPS)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = ops.transpose(x, (0, 2, 3, 1))
-        x = self.norm(x)
+        x = super().construct(ops.transpose(x, (0, 2, 3, 1)))
         return ops.transpose(x, (0, 3, 1, 2))
 
 

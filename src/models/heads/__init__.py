@@ -12,3 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
+"""Decode heads."""
+from src.models.heads.ecenet_head import ECENetHead
+from src.models.heads.modules import (ClassMaskLearner, ExplicitClassExtraction, FeatureReconstruction,
+                                      GatedClassUpdater, GhostUpscale, SemanticsAttention)
+
+__all__ = ["ECENetHead", "ClassMaskLearner", "ExplicitClassExtraction", "FeatureReconstruction",
+           "GatedClassUpdater", "GhostUpscale", "SemanticsAttention"]
