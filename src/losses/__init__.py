@@ -12,3 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
+"""Training losses of ECENet."""
+from src.losses.cross_entropy import SegCrossEntropyLoss
+from src.losses.diversity_loss import DiversityLoss
+from src.losses.ecenet_loss import ECENetLoss, build_loss
+from src.losses.mask_loss import ClassMaskLoss
+
+__all__ = ["SegCrossEntropyLoss", "ClassMaskLoss", "DiversityLoss", "ECENetLoss", "build_loss"]

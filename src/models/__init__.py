@@ -12,3 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
+"""ECENet models: backbones, the decode head, the segmentor and its factory."""
+from src.models.segmentor import ECENetSegmentor, build_model
+
+__all__ = ["ECENetSegmentor", "build_model"]

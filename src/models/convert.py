@@ -159,6 +159,67 @@ def load_official_weights(net: nn.Cell, path: str, prefix: Optional[str] = None)
     load_params_strict(net, official_to_native(net, state, source=path), source=path)
 
 
+# ImageNet classification checkpoints: the classifier is not part of a segmentation backbone and
+# the per-stage output norms of the segmentation Swin do not exist in them.
+PRETRAINED_UNUSED_PREFIXES = ("head.", "norm.", "fc.")
+PRETRAINED_NEW_PREFIXES = ("norm0.", "norm1.", "norm2.", "norm3.")
+
+
+def swin_original_to_official(state: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Rename a checkpoint of the original Swin release to the mmseg names used here.
+
+    ``layers`` -> ``stages``, ``attn`` -> ``attn.w_msa``, ``mlp.fc1/fc2`` -> ``ffn.layers.0.0/1``,
+    ``patch_embed.proj`` -> ``patch_embed.projection``; patch-merging weights are reordered from
+    the [x0, x1, x2, x3] concatenation to the unfold order (channel-major, then kernel row, column).
+    """
+    converted = {}
+    for key, value in state.items():
+        new = key
+        if key.startswith("layers."):
+            new = "stages." + key[len("layers."):]
+        new = new.replace(".attn.", ".attn.w_msa.").replace(".mlp.fc1.", ".ffn.layers.0.0.")
+        new = new.replace(".mlp.fc2.", ".ffn.layers.1.").replace("patch_embed.proj.", "patch_embed.projection.")
+        value = np.asarray(value)
+        if ".downsample.reduction." in new:
+            out_c, in_c = value.shape
+            value = value.reshape(out_c, 4, in_c // 4)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(out_c, in_c)
+        elif ".downsample.norm." in new:
+            value = value.reshape(4, -1)[[0, 2, 1, 3], :].transpose(1, 0).reshape(-1)
+        converted[new] = value
+    return converted
+
+
+def is_swin_original(state: Mapping[str, np.ndarray]) -> bool:
+    """True for checkpoints of the original Swin release (``layers.*``, ``mlp.fc1``)."""
+    return any(k.startswith("layers.") and ".mlp.fc1." in k for k in state)
+
+
+def load_backbone_pretrained(backbone: nn.Cell, path: str) -> Tuple[List[str], List[str]]:
+    """Load ImageNet weights into a backbone, strictly up to the known differences.
+
+    Accepts mmseg-style names (``backbone.`` prefix optional), the original Swin release format
+    and native MindSpore checkpoints. Only the classifier (``head.*``, ``norm.*``, ``fc.*``) may be
+    left over and only Swin's segmentation output norms (``norm0``-``norm3``) may be missing; those
+    stay at their initial values. Returns (unused keys, newly initialised parameters).
+    """
+    state = read_state_dict(path)
+    if any(k.startswith("backbone.") for k in state):
+        state = strip_prefix(state, "backbone.")
+    if is_swin_original(state):
+        state = swin_original_to_official(state)
+    params = network_params(backbone)
+    if not is_official_state(backbone, state):
+        state = {official_name(k) if k in params else k: v for k, v in state.items()}
+    unused = sorted(k for k in state if k.startswith(PRETRAINED_UNUSED_PREFIXES))
+    state = {k: v for k, v in state.items() if not k.startswith(PRETRAINED_UNUSED_PREFIXES)}
+    to_native = {official_name(n): n for n in params}
+    new = sorted(o for o, n in to_native.items() if n.startswith(PRETRAINED_NEW_PREFIXES) and o not in state)
+    for name in new:
+        state[name] = params[to_native[name]].asnumpy()
+    load_params_strict(backbone, official_to_native(backbone, state, source=path), source=path)
+    return unused, new
+
+
 def save_native_checkpoint(params: Mapping[str, np.ndarray], path: str) -> None:
     """Write native-name arrays as a MindSpore ``.ckpt`` atomically (temporary file + rename)."""
     tmp = f"{path}.tmp-{os.getpid()}"

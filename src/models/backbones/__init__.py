@@ -12,3 +12,34 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
+"""Backbones returning four NCHW maps (strides 4, 8, 16, 32) and their factory."""
+from typing import Any, Callable, Dict
+
+from mindspore import nn
+
+from src.models.backbones.resnet import ResNetV1c, resnet101_v1c, resnet50_v1c
+from src.models.backbones.swin import SwinTransformer, swin_base, swin_large, swin_small, swin_tiny
+
+BACKBONES: Dict[str, Callable[..., nn.Cell]] = {
+    "swin": SwinTransformer,
+    "swin_tiny": swin_tiny,
+    "swin_small": swin_small,
+    "swin_base": swin_base,
+    "swin_large": swin_large,
+    "resnet50_v1c": resnet50_v1c,
+    "resnet101_v1c": resnet101_v1c,
+}
+
+
+def build_backbone(type: str, **kwargs: Any) -> nn.Cell:  # pylint: disable=redefined-builtin
+    """Build a backbone by name with its keyword arguments (see ``BACKBONES``).
+
+    The returned cell exposes ``out_channels`` (channels of its four NCHW outputs).
+    """
+    if type not in BACKBONES:
+        raise ValueError(f"unknown backbone type '{type}' (known: {', '.join(sorted(BACKBONES))})")
+    return BACKBONES[type](**kwargs)
+
+
+__all__ = ["BACKBONES", "build_backbone", "ResNetV1c", "SwinTransformer", "resnet50_v1c", "resnet101_v1c",
+           "swin_tiny", "swin_small", "swin_base", "swin_large"]

@@ -1,0 +1,82 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Device context, data-parallel initialisation and seeding shared by the entry points."""
+import os
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import mindspore as ms
+import mindspore.dataset as ds
+
+DEVICES = ("CPU", "GPU", "Ascend")
+
+
+@dataclass
+class RunContext:
+    """Where this process runs: device and its place in the data-parallel group."""
+    device_target: str
+    rank: int = 0
+    group_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        """True when gradients are averaged over several processes."""
+        return self.group_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes checkpoints and logs."""
+        return self.rank == 0
+
+
+def launched_by_msrun() -> bool:
+    """True inside a process started by ``msrun`` (or the dynamic-cluster environment variables)."""
+    return os.environ.get("MS_ROLE") == "MS_WORKER" and int(os.environ.get("MS_WORKER_NUM", "1")) > 1
+
+
+def init_context(device_target: str, distributed: Optional[bool] = None, device_id: Optional[int] = None) -> RunContext:
+    """GRAPH_MODE on ``device_target``; data-parallel set-up when launched by msrun.
+
+    ``distributed=None`` means: distributed exactly when started by msrun.
+    """
+    if device_target not in DEVICES:
+        raise ValueError(f"device_target must be one of {DEVICES}, got '{device_target}'")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    if device_id is None and device_target != "CPU" and "DEVICE_ID" in os.environ:
+        device_id = int(os.environ["DEVICE_ID"])
+    if device_id is None or device_target == "CPU":
+        ms.set_device(device_target)
+    else:
+        ms.set_device(device_target, device_id)
+    if distributed is None:
+        distributed = launched_by_msrun()
+    if not distributed:
+        return RunContext(device_target)
+    from mindspore.communication import get_group_size, get_rank, init
+    init()
+    rank, group_size = get_rank(), get_group_size()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=group_size)
+    return RunContext(device_target, rank, group_size)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed MindSpore, its dataset engine, NumPy and Python."""
+    ms.set_seed(seed)
+    ds.config.set_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)

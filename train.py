@@ -1,0 +1,190 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Train ECENet.
+
+    python train.py --config config/ecenet_swin_b_ade20k_640.yaml [--section.key value ...]
+    python train.py --config CFG --train.resume auto          # continue from the newest checkpoint
+    msrun --worker_num=8 ... train.py --config CFG               # data parallel (scripts/)
+
+Checkpoints (``iter_N.ckpt``, model + optimizer + iteration) go to ``train.output_dir/checkpoints``,
+written atomically; the newest ``train.keep_checkpoints`` are kept. A non-finite loss stops the
+run with a message naming the iteration and the loss part; nothing non-finite is written.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+
+import numpy as np  # noqa: E402
+import mindspore as ms  # noqa: E402
+
+from src.config import ConfigError, dump_config, load_config, parse_overrides  # noqa: E402
+from src.data.builder import build_eval_samples, build_train_dataset  # noqa: E402
+from src.data.datasets import class_names  # noqa: E402
+from src.data.train_dataset import steps_per_epoch  # noqa: E402
+from src.losses import build_loss  # noqa: E402
+from src.models import build_model  # noqa: E402
+from src.models.convert import CheckpointError, load_backbone_pretrained  # noqa: E402
+from src.utils.checkpoint import CheckpointManager  # noqa: E402
+from src.utils.context import init_context, seed_everything  # noqa: E402
+from src.utils.evaluation import evaluate  # noqa: E402
+from src.utils.logger import format_eta, get_logger  # noqa: E402
+from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
+from src.utils.optimizer import build_optimizer  # noqa: E402
+from src.utils.train_step import LOSS_NAMES, SegmentorWithLoss, TrainStep  # noqa: E402
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/Inf loss or gradient."""
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="Train ECENet", epilog="Any config leaf can be overridden "
+                                     "as --section.key value, e.g. --train.max_iters 1000")
+    parser.add_argument("--config", required=True, help="yaml config file")
+    args, rest = parser.parse_known_args()
+    return args.config, parse_overrides(rest)
+
+
+def build_training(cfg, ctx, logger):
+    """Model, loss, optimizer and the compiled-step cell, from the config."""
+    model = build_model(cfg.model)
+    pretrained = cfg.model.get("pretrained")
+    if pretrained and not cfg.train.get("resume"):
+        unused, new = load_backbone_pretrained(model.backbone, pretrained)
+        logger.info("loaded backbone weights from %s (unused: %d keys, newly initialised: %s)",
+                    pretrained, len(unused), ", ".join(new) or "none")
+    head = model.decode_head
+    loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels],
+                      distributed=ctx.distributed)
+    sched = cfg.schedule
+    lr = poly_lr_with_warmup(float(cfg.optimizer.lr), int(cfg.train.max_iters),
+                             warmup_iters=int(sched.warmup_iters), warmup_ratio=float(sched.warmup_ratio),
+                             power=float(sched.power), min_lr=float(sched.min_lr))
+    optimizer = build_optimizer(model.trainable_params(), dict(cfg.optimizer), lr)
+    scaler = None
+    amp_level = cfg.train.get("amp_level", "O0")
+    if amp_level != "O0":
+        if ctx.device_target == "CPU":
+            raise ConfigError(f"train.amp_level {amp_level}: mixed precision is for GPU/Ascend; use O0 on CPU")
+        model = ms.amp.auto_mixed_precision(model, amp_level)
+        scaler = ms.amp.DynamicLossScaler(2.0 ** 16, 2, 1000)
+    grad_clip = cfg.optimizer.get("grad_clip")
+    step_cell = TrainStep(SegmentorWithLoss(model, loss), optimizer,
+                          grad_clip=float(grad_clip) if grad_clip else None,
+                          distributed=ctx.distributed, loss_scaler=scaler)
+    step_cell.set_train(True)
+    state = [model, optimizer]
+    if scaler is not None:
+        state += [scaler.scale_value, scaler.counter]
+    return model, step_cell, state, lr
+
+
+def check_finite(step: int, losses) -> None:
+    """Raise NonFiniteLossError naming the iteration and the loss parts that are not finite."""
+    *values, finite = losses
+    bad = [f"{name}={float(v.asnumpy()):g}" for name, v in zip(LOSS_NAMES, values)
+           if not math.isfinite(float(v.asnumpy()))]
+    if bad:
+        raise NonFiniteLossError(f"non-finite loss at iteration {step}: {', '.join(bad)}; training stopped, "
+                                 "the last checkpoint is kept")
+    if not bool(finite.asnumpy()):
+        raise NonFiniteLossError(f"non-finite gradients at iteration {step}; training stopped, "
+                                 "the last checkpoint is kept")
+
+
+def validate(cfg, model, ctx, logger, step):
+    """Evaluate on ``data.val_file`` (rank 0) and log the metrics."""
+    data = cfg.data
+    names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
+    metric = evaluate(model, build_eval_samples(cfg), model.decode_head.num_classes, cfg.test, names,
+                      ignore_index=int(data.get("ignore_index", 255)))
+    summary = metric.summary_percent()
+    logger.info("validation at iteration %d: %s", step, ", ".join(f"{k} {v:.2f}" for k, v in summary.items()))
+    model.set_train(True)
+
+
+def train(cfg, ctx, logger) -> int:
+    """The training loop; returns the last iteration."""
+    out_dir = cfg.train.output_dir
+    model, step_cell, state, lr = build_training(cfg, ctx, logger)
+    manager = CheckpointManager(os.path.join(out_dir, "checkpoints"), int(cfg.train.keep_checkpoints))
+    step = manager.resume(state, cfg.train.get("resume"))
+    if step:
+        logger.info("resumed at iteration %d", step)
+    max_iters = int(cfg.train.max_iters)
+    seed = int(cfg.train.seed)
+    per_epoch = steps_per_epoch(cfg.data.train_file, int(cfg.data.batch_size), ctx.group_size)
+    if per_epoch == 0:
+        raise ConfigError(f"data.train_file {cfg.data.train_file} has fewer samples than one global batch")
+    log_interval, save_interval = int(cfg.train.log_interval), int(cfg.train.save_interval)
+    eval_interval = int(cfg.train.get("eval_interval") or 0)
+    history = open(os.path.join(out_dir, "losses.jsonl"), "a", encoding="utf-8") if ctx.is_main else None
+    start_time, start_step = time.time(), step
+    try:
+        while step < max_iters:
+            epoch, first_batch = divmod(step, per_epoch)
+            dataset = build_train_dataset(cfg, seed=seed, epoch=epoch, rank=ctx.rank, group_size=ctx.group_size,
+                                          start_batch=first_batch)
+            for img, label in dataset.create_tuple_iterator(columns=["image", "label"], num_epochs=1):
+                losses = step_cell(img, label)
+                step += 1
+                check_finite(step, losses)
+                values = {n: float(v.asnumpy()) for n, v in zip(LOSS_NAMES, losses[:-1])}
+                if history is not None:
+                    history.write(json.dumps({"iter": step, "lr": float(lr[step - 1]), **values}) + "\n")
+                    history.flush()
+                if step % log_interval == 0 or step == max_iters:
+                    per_iter = (time.time() - start_time) / (step - start_step)
+                    logger.info("iter %d/%d lr %.3e %s | %.3f s/it eta %s", step, max_iters, lr[step - 1],
+                                " ".join(f"{n} {v:.4f}" for n, v in values.items()), per_iter,
+                                format_eta(per_iter * (max_iters - step)))
+                if ctx.is_main and (step % save_interval == 0 or step == max_iters):
+                    logger.info("saved %s", manager.save(state, step))
+                if ctx.is_main and eval_interval and step % eval_interval == 0:
+                    validate(cfg, model, ctx, logger, step)
+                if step >= max_iters:
+                    break
+    finally:
+        if history is not None:
+            history.close()
+    return step
+
+
+def main() -> int:
+    try:
+        config_path, overrides = parse_args()
+        cfg = load_config(config_path, overrides)
+        ctx = init_context(cfg.train.device_target)
+        os.makedirs(cfg.train.output_dir, exist_ok=True)
+        logger = get_logger(log_file=os.path.join(cfg.train.output_dir, "train.log"), enabled=ctx.is_main)
+        if ctx.is_main:
+            dump_config(cfg, os.path.join(cfg.train.output_dir, "config.yaml"))
+        seed_everything(int(cfg.train.seed))
+        logger.info("device %s, rank %d of %d, config %s", ctx.device_target, ctx.rank, ctx.group_size, config_path)
+        step = train(cfg, ctx, logger)
+        logger.info("training finished at iteration %d", step)
+    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
