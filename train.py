@@ -19,8 +19,11 @@
     msrun --worker_num=8 ... train.py --config CFG               # data parallel (scripts/)
 
 Checkpoints (``iter_N.ckpt``, model + optimizer + iteration) go to ``train.output_dir/checkpoints``,
-written atomically; the newest ``train.keep_checkpoints`` are kept. A non-finite loss stops the
-run with a message naming the iteration and the loss part; nothing non-finite is written.
+written atomically; the newest ``train.keep_checkpoints`` are kept. Rank 0 writes them and
+``losses.jsonl`` (its own per-iteration losses). With ``train.save_all_ranks true`` every rank r also
+writes its checkpoints and losses to ``train.output_dir/rank_<r>/``, to check data-parallel runs.
+A non-finite loss stops the run with a message naming the iteration and the loss part; nothing
+non-finite is written.
 """
 import argparse
 import json
@@ -120,6 +123,25 @@ def validate(cfg, model, ctx, logger, step):
     model.set_train(True)
 
 
+def open_rank_outputs(cfg, ctx):
+    """With ``train.save_all_ranks``: this rank's checkpoint manager and loss file in ``rank_<r>/``."""
+    if not cfg.train.get("save_all_ranks"):
+        return None, None
+    rank_dir = os.path.join(cfg.train.output_dir, f"rank_{ctx.rank}")
+    os.makedirs(rank_dir, exist_ok=True)
+    manager = CheckpointManager(os.path.join(rank_dir, "checkpoints"), int(cfg.train.keep_checkpoints))
+    return manager, open(os.path.join(rank_dir, "losses.jsonl"), "a", encoding="utf-8")
+
+
+def write_losses(streams, row) -> None:
+    """Append one JSON line to each open stream."""
+    line = json.dumps(row) + "\n"
+    for stream in streams:
+        if stream is not None:
+            stream.write(line)
+            stream.flush()
+
+
 def train(cfg, ctx, logger) -> int:
     """The training loop; returns the last iteration."""
     out_dir = cfg.train.output_dir
@@ -136,6 +158,7 @@ def train(cfg, ctx, logger) -> int:
     log_interval, save_interval = int(cfg.train.log_interval), int(cfg.train.save_interval)
     eval_interval = int(cfg.train.get("eval_interval") or 0)
     history = open(os.path.join(out_dir, "losses.jsonl"), "a", encoding="utf-8") if ctx.is_main else None
+    rank_manager, rank_history = open_rank_outputs(cfg, ctx)
     start_time, start_step = time.time(), step
     try:
         while step < max_iters:
@@ -147,23 +170,25 @@ def train(cfg, ctx, logger) -> int:
                 step += 1
                 check_finite(step, losses)
                 values = {n: float(v.asnumpy()) for n, v in zip(LOSS_NAMES, losses[:-1])}
-                if history is not None:
-                    history.write(json.dumps({"iter": step, "lr": float(lr[step - 1]), **values}) + "\n")
-                    history.flush()
+                write_losses((history, rank_history), {"iter": step, "lr": float(lr[step - 1]), **values})
                 if step % log_interval == 0 or step == max_iters:
                     per_iter = (time.time() - start_time) / (step - start_step)
                     logger.info("iter %d/%d lr %.3e %s | %.3f s/it eta %s", step, max_iters, lr[step - 1],
                                 " ".join(f"{n} {v:.4f}" for n, v in values.items()), per_iter,
                                 format_eta(per_iter * (max_iters - step)))
-                if ctx.is_main and (step % save_interval == 0 or step == max_iters):
-                    logger.info("saved %s", manager.save(state, step))
+                if step % save_interval == 0 or step == max_iters:
+                    if ctx.is_main:
+                        logger.info("saved %s", manager.save(state, step))
+                    if rank_manager is not None:
+                        rank_manager.save(state, step)
                 if ctx.is_main and eval_interval and step % eval_interval == 0:
                     validate(cfg, model, ctx, logger, step)
                 if step >= max_iters:
                     break
     finally:
-        if history is not None:
-            history.close()
+        for stream in (history, rank_history):
+            if stream is not None:
+                stream.close()
     return step
 
 

@@ -32,3 +32,38 @@ FIXTURE_DIR = os.environ.get("ECENET_FIXTURES", os.path.join(ROOT, "..", "shared
 def fixture_dir() -> str:
     """Folder of the official parity fixtures."""
     return FIXTURE_DIR
+
+
+def build_demo_mindrecords(root: str, num_train: int = 16, num_val: int = 4, size: int = 64) -> dict:
+    """A small demo dataset in ADE20K layout and its train/val MindRecord files."""
+    from src.data.datasets import dataset_info, discover_samples
+    from src.data.demo import make_demo_dataset
+    from src.data.mindrecord_writer import write_mindrecord
+
+    make_demo_dataset(root, num_train=num_train, num_val=num_val, size=size)
+    info = dataset_info("demo")
+    files = {"root": root}
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        for split, key in (("training", "train"), ("validation", "val")):
+            pairs, problems = discover_samples("demo", root=root, split=split)
+            output = os.path.join(root, f"{key}.mindrecord")
+            write_mindrecord(pairs, output, max_label=info.max_label, problems=problems, stream=sink)
+            files[key] = output
+    return files
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> dict:
+    """Session-wide tiny demo dataset: {'root', 'train', 'val'} (16 + 4 images of 64x64)."""
+    return build_demo_mindrecords(str(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(tmp_path_factory) -> dict:
+    """Environment for entry-point subprocesses: CPU flags, repo on the path, a shared compile cache."""
+    env = dict(os.environ)
+    env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["MS_COMPILER_CACHE_ENABLE"] = "1"
+    env["MS_COMPILER_CACHE_PATH"] = str(tmp_path_factory.mktemp("ms_cache"))
+    return env

@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional
 import mindspore.dataset as ds
 
 from src.data.datasets import IGNORE_INDEX, dataset_info
-from src.data.eval_dataset import create_eval_dataset, iterate_eval_samples
+from src.data.eval_dataset import count_eval_samples, create_eval_dataset, iterate_eval_samples
 from src.data.train_dataset import create_train_dataset
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -58,12 +58,22 @@ def _reduce_zero_label(data: Mapping[str, Any]) -> bool:
     return dataset_info(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label")).reduce_zero_label
 
 
-def _eval_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+def preprocess_settings(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """Test-time preprocessing of the config: ``img_scale``, ``mean``, ``std``, ``to_rgb``.
+
+    These are the keyword arguments of :func:`src.utils.inference.preprocess` (and its callers).
+    """
     data = _data(cfg)
     test = cfg.get("test") or {}
-    return {"img_scale": test.get("img_scale") or data["img_scale"], "reduce_zero_label": _reduce_zero_label(data),
-            "mean": data.get("mean", IMAGENET_MEAN), "std": data.get("std", IMAGENET_STD),
-            "to_rgb": data.get("to_rgb", True), "num_workers": data.get("num_workers", 2)}
+    return {"img_scale": tuple(test.get("img_scale") or data["img_scale"]),
+            "mean": tuple(data.get("mean", IMAGENET_MEAN)), "std": tuple(data.get("std", IMAGENET_STD)),
+            "to_rgb": data.get("to_rgb", True)}
+
+
+def _eval_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    data = _data(cfg)
+    return {**preprocess_settings(cfg), "reduce_zero_label": _reduce_zero_label(data),
+            "num_workers": data.get("num_workers", 2)}
 
 
 def build_train_dataset(cfg: Mapping[str, Any], *, seed: int, epoch: int, rank: int = 0, group_size: int = 1,
@@ -86,9 +96,19 @@ def build_eval_dataset(cfg: Mapping[str, Any], *, rank: int = 0, group_size: int
 
 
 def build_eval_samples(cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
-                       rank: int = 0, group_size: int = 1) -> Iterator[Dict[str, Any]]:
-    """Test items from ``source`` [``data.val_file``]: a MindRecord file or a dataset folder."""
+                       rank: int = 0, group_size: int = 1, with_raw: bool = False) -> Iterator[Dict[str, Any]]:
+    """Test items from ``source`` [``data.val_file``]: a MindRecord file or a dataset folder.
+
+    ``with_raw`` adds the decoded original BGR image to every item as ``raw``.
+    """
     data = _data(cfg)
     return iterate_eval_samples(source or data["val_file"], dataset=data["dataset"], split=split,
                                 num_classes=data.get("num_classes"), rank=rank, group_size=group_size,
-                                **_eval_kwargs(cfg))
+                                with_raw=with_raw, **_eval_kwargs(cfg))
+
+
+def count_eval_items(cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
+                     rank: int = 0, group_size: int = 1) -> int:
+    """Number of items :func:`build_eval_samples` yields with the same arguments (for progress)."""
+    return count_eval_samples(source or _data(cfg)["val_file"], dataset=_data(cfg)["dataset"], split=split,
+                              rank=rank, group_size=group_size)

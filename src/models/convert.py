@@ -220,9 +220,15 @@ def load_backbone_pretrained(backbone: nn.Cell, path: str) -> Tuple[List[str], L
     return unused, new
 
 
+def temporary_path(path: str) -> str:
+    """A hidden sibling of ``path`` keeping its extension (MindSpore appends ``.ckpt`` otherwise)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".tmp-{os.getpid()}-{name}")
+
+
 def save_native_checkpoint(params: Mapping[str, np.ndarray], path: str) -> None:
     """Write native-name arrays as a MindSpore ``.ckpt`` atomically (temporary file + rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = temporary_path(path)
     ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.asarray(v))} for k, v in params.items()], tmp)
     os.replace(tmp, path)
 

@@ -29,12 +29,15 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src.models.convert import CheckpointError
+from src.models.convert import CheckpointError, temporary_path
 
 _NAME = re.compile(r"^iter_(\d+)\.ckpt$")
 STEP_KEY = "train_step"
 
 
+# The optimizer's learning-rate schedule is rebuilt from the config (so a resumed run may extend
+# train.max_iters); it is not training state.
+DERIVED_PREFIXES = ("learning_rate",)
 TrainingState = Sequence[Union[nn.Cell, ms.Parameter]]
 
 
@@ -44,7 +47,8 @@ def state_parameters(cells: TrainingState) -> Dict[str, ms.Parameter]:
     for cell in cells:
         members = [cell] if isinstance(cell, ms.Parameter) else cell.get_parameters()
         for param in members:
-            params.setdefault(param.name, param)
+            if not param.name.startswith(DERIVED_PREFIXES):
+                params.setdefault(param.name, param)
     return params
 
 
@@ -56,7 +60,7 @@ def save_training_checkpoint(path: str, cells: TrainingState, step: int) -> None
             raise CheckpointError(f"refusing to write {path}: parameter {name} is not finite")
     entries = [{"name": name, "data": param} for name, param in params.items()]
     entries.append({"name": STEP_KEY, "data": ms.Tensor(np.array(step, np.int64))})
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = temporary_path(path)
     ms.save_checkpoint(entries, tmp, crc_check=True)
     os.replace(tmp, path)
 
@@ -70,6 +74,7 @@ def load_training_checkpoint(path: str, cells: TrainingState) -> int:
     if STEP_KEY not in saved:
         raise CheckpointError(f"{path}: not a training checkpoint (no '{STEP_KEY}')")
     step = int(saved.pop(STEP_KEY).asnumpy())
+    saved = {k: v for k, v in saved.items() if not k.startswith(DERIVED_PREFIXES)}
     params = state_parameters(cells)
     missing = sorted(set(params) - set(saved))
     unexpected = sorted(set(saved) - set(params))
@@ -116,16 +121,20 @@ class CheckpointManager:
     def resume(self, cells: TrainingState, source: Optional[str]) -> int:
         """Restore from ``source`` ('auto' = newest loadable here, or a path); returns the step.
 
-        With 'auto' and no checkpoint yet, returns 0. A corrupt newest checkpoint is skipped with
-        a warning in favour of the previous one.
+        With 'auto' and no checkpoint yet, returns 0. A newest checkpoint that cannot be loaded
+        (corrupt, truncated) is skipped with a warning in favour of the previous one; if none
+        loads, CheckpointError is raised rather than silently starting over.
         """
         if source is None:
             return 0
         if source != "auto":
             return load_training_checkpoint(source, cells)
-        for step, path in reversed(self.list()):
+        found = self.list()
+        for step, path in reversed(found):
             try:
                 return load_training_checkpoint(path, cells)
             except CheckpointError as err:
-                warnings.warn(f"skipping corrupt checkpoint {path} (iteration {step}): {err}")
+                warnings.warn(f"skipping unusable checkpoint {path} (iteration {step}): {err}")
+        if found:
+            raise CheckpointError(f"none of the {len(found)} checkpoints in {self.directory} can be loaded")
         return 0

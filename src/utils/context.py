@@ -44,8 +44,12 @@ class RunContext:
 
 
 def launched_by_msrun() -> bool:
-    """True inside a process started by ``msrun`` (or the dynamic-cluster environment variables)."""
-    return os.environ.get("MS_ROLE") == "MS_WORKER" and int(os.environ.get("MS_WORKER_NUM", "1")) > 1
+    """True inside a process started by ``msrun`` (or the dynamic-cluster environment variables).
+
+    That includes the scheduler process (``MS_SCHED``), which runs the same script: its ``init()``
+    serves the cluster and ends the process, so it must not train on its own.
+    """
+    return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
 def init_context(device_target: str, distributed: Optional[bool] = None, device_id: Optional[int] = None) -> RunContext:
@@ -69,8 +73,9 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
     from mindspore.communication import get_group_size, get_rank, init
     init()
     rank, group_size = get_rank(), get_group_size()
-    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
-                                 device_num=group_size)
+    if group_size > 1:
+        ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                     device_num=group_size)
     return RunContext(device_target, rank, group_size)
 
 

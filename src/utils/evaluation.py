@@ -12,17 +12,55 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Dataset evaluation shared by ``eval.py`` and the validation inside ``train.py``."""
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+"""Dataset evaluation and single-image prediction shared by ``eval.py``, ``infer.py`` and ``train.py``.
 
+* :func:`evaluate` runs a network over test items (see :mod:`src.data.eval_dataset`) and fills a
+  :class:`SegmentationMetric`; single scale (``test.mode`` whole or slide, on the preprocessed
+  image) or, with :class:`AugTest`, multi-scale + flip on the raw image (mmseg ``aug_test``).
+* :func:`evaluate_dataset` adds the data source of a config, a progress bar and the optional
+  saving of predictions as label PNGs (:func:`prediction_saver`).
+* :func:`predict_image` and :func:`write_prediction_outputs` are the per-image path of ``infer.py``.
+"""
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple
+
+import cv2
 import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src.utils.inference import Forward, inference_logits, resize_bilinear
+from src.data.builder import build_eval_samples, count_eval_items, preprocess_settings
+from src.data.datasets import class_names, dataset_info
+from src.data.progress import ProgressBar
+from src.utils.inference import (AUG_RATIOS, Forward, aug_inference, inference_logits, predict_label, preprocess,
+                                 resize_bilinear)
 from src.utils.metrics import SegmentationMetric
+from src.utils.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class AugTest:
+    """Multi-scale + flip test views: ``scales`` times ``img_scale``, each also flipped if ``flip``."""
+
+    img_scale: Tuple[int, int]
+    scales: Tuple[float, ...]
+    flip: bool
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    to_rgb: bool
+
+
+def aug_test_settings(cfg: Mapping[str, Any]) -> AugTest:
+    """``test.aug_scales`` [0.5 .. 1.75] and ``test.aug_flip`` [true] with the config's preprocessing."""
+    test = cfg.get("test") or {}
+    scales = tuple(float(s) for s in (test.get("aug_scales") or AUG_RATIOS))
+    return AugTest(scales=scales, flip=bool(test.get("aug_flip", True)), **preprocess_settings(cfg))
 
 
 def network_forward(net: nn.Cell) -> Forward:
@@ -32,31 +70,172 @@ def network_forward(net: nn.Cell) -> Forward:
     return forward
 
 
+def _window_settings(test_cfg: Mapping[str, Any], size: Sequence[int]) -> Dict[str, Any]:
+    """``mode``, ``crop_size``, ``stride``, ``batch_windows`` of ``test_cfg`` (crop and stride default to ``size``)."""
+    return {"mode": test_cfg.get("mode", "whole"), "crop_size": tuple(test_cfg.get("crop_size", size)),
+            "stride": tuple(test_cfg.get("stride", size)), "batch_windows": int(test_cfg.get("batch_windows", 1))}
+
+
 def predict_single_scale(forward: Forward, image: np.ndarray, out_size: Sequence[int], num_classes: int,
                          test_cfg: Mapping[str, Any]) -> np.ndarray:
     """Label map (H, W) for one preprocessed image (1, 3, h, w): logits resized to ``out_size``."""
-    logits = inference_logits(forward, image, num_classes, mode=test_cfg.get("mode", "whole"),
-                              crop_size=tuple(test_cfg.get("crop_size", image.shape[2:])),
-                              stride=tuple(test_cfg.get("stride", image.shape[2:])),
-                              batch_windows=int(test_cfg.get("batch_windows", 1)))
+    logits = inference_logits(forward, image, num_classes, **_window_settings(test_cfg, image.shape[2:]))
     if tuple(logits.shape[2:]) != tuple(out_size):
         logits = resize_bilinear(logits, tuple(out_size))
     return logits[0].argmax(axis=0)
 
 
+def predict_aug(forward: Forward, image_bgr: np.ndarray, num_classes: int, test_cfg: Mapping[str, Any],
+                aug: AugTest) -> np.ndarray:
+    """Label map (H, W) of the multi-scale (+ flip) test of an original uint8 BGR image (H, W, 3)."""
+    probs = aug_inference(forward, image_bgr, num_classes, img_scale=aug.img_scale, scales=aug.scales, flip=aug.flip,
+                          mean=aug.mean, std=aug.std, to_rgb=aug.to_rgb,
+                          **_window_settings(test_cfg, image_bgr.shape[:2]))
+    return predict_label(probs)
+
+
+def predict_image(forward: Forward, image_bgr: np.ndarray, num_classes: int, test_cfg: Mapping[str, Any],
+                  img_scale: Sequence[int], mean: Sequence[float], std: Sequence[float],
+                  to_rgb: bool = True) -> np.ndarray:
+    """Label map (H, W) of an original uint8 BGR image (H, W, 3), any size: keep-ratio resize to
+    ``img_scale``, normalisation, ``test_cfg`` inference, logits resized back, argmax."""
+    img = preprocess(image_bgr, tuple(img_scale), mean, std, to_rgb)
+    return predict_single_scale(forward, img, image_bgr.shape[:2], num_classes, test_cfg)
+
+
+def list_images(path: str) -> List[str]:
+    """``path`` itself if it is a file, else the image files (``IMAGE_EXTENSIONS``) directly in it, sorted."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"input not found: {path}")
+    found = sorted(os.path.join(path, f) for f in os.listdir(path)
+                   if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, f)))
+    if not found:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {path}")
+    return found
+
+
+def read_image(path: str) -> np.ndarray:
+    """uint8 BGR (H, W, 3) image (grey and 16-bit files converted as cv2 does)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return image
+
+
 def evaluate(net: nn.Cell, samples: Iterable[Dict[str, Any]], num_classes: int, test_cfg: Mapping[str, Any],
              class_names: Optional[Sequence[str]] = None, ignore_index: int = 255,
-             on_prediction: Optional[PredictionHook] = None) -> SegmentationMetric:
-    """Single-scale evaluation of ``net`` (inference mode) over test items (see ``src.data``).
+             on_prediction: Optional[PredictionHook] = None, aug: Optional[AugTest] = None) -> SegmentationMetric:
+    """Evaluation of ``net`` (inference mode) over test items (see ``src.data``).
 
-    ``on_prediction(item, pred)`` is called for every image (saving, progress).
+    Single scale by default; with ``aug`` the multi-scale + flip test on each item's ``raw`` image
+    (items built with ``with_raw=True``). ``on_prediction(item, pred)`` is called for every image
+    (saving, progress).
     """
     net.set_train(False)
     forward = network_forward(net)
     metric = SegmentationMetric(num_classes, ignore_index=ignore_index, class_names=class_names)
     for item in samples:
-        pred = predict_single_scale(forward, item["image"], item["label"].shape, num_classes, test_cfg)
+        if aug is None:
+            pred = predict_single_scale(forward, item["image"], item["label"].shape, num_classes, test_cfg)
+        elif "raw" not in item:
+            raise ValueError("the multi-scale test needs items with the original image (build them with with_raw=True)")
+        else:
+            pred = predict_aug(forward, item["raw"], num_classes, test_cfg, aug)
         metric.update(pred, item["label"])
         if on_prediction is not None:
             on_prediction(item, pred)
     return metric
+
+
+def to_label_ids(pred: np.ndarray, reduce_zero_label: bool) -> np.ndarray:
+    """Predicted class ids in the dataset's annotation space (uint8 (H, W)).
+
+    With reduce_zero_label, class ``k`` is stored as ``k + 1`` (0 is the unlabelled "other"), so
+    the result is ``pred + 1``; otherwise ids are stored as they are.
+    """
+    ids = np.asarray(pred).astype(np.int64) + (1 if reduce_zero_label else 0)
+    if ids.size and (ids.min() < 0 or ids.max() > 255):
+        raise ValueError(f"predicted ids [{ids.min()}, {ids.max()}] do not fit an 8-bit label PNG")
+    return ids.astype(np.uint8)
+
+
+def prediction_saver(out_dir: str, reduce_zero_label: bool) -> PredictionHook:
+    """Hook writing ``out_dir/<image stem>.png`` with the prediction in the annotation's label space."""
+    os.makedirs(out_dir, exist_ok=True)
+
+    def save(item: Dict[str, Any], pred: np.ndarray) -> None:
+        stem = os.path.splitext(os.path.basename(item["file_name"]))[0]
+        save_label_png(os.path.join(out_dir, f"{stem}.png"), to_label_ids(pred, reduce_zero_label))
+    return save
+
+
+def write_prediction_outputs(out_dir: str, stem: str, image_bgr: np.ndarray, pred: np.ndarray,
+                             palette: np.ndarray, names: Sequence[str], reduce_zero_label: bool) -> List[str]:
+    """Write ``<stem>_mask.png`` (palette colours), ``<stem>_overlay.png`` (overlay above a legend of
+    the classes present) and ``<stem>_pred.png`` (ids as in :func:`to_label_ids`); returns the paths."""
+    mask_path, overlay_path = save_prediction_images(out_dir, stem, np.ascontiguousarray(image_bgr[..., ::-1]),
+                                                     pred, palette, names)
+    pred_path = os.path.join(out_dir, f"{stem}_pred.png")
+    save_label_png(pred_path, to_label_ids(pred, reduce_zero_label))
+    return [mask_path, overlay_path, pred_path]
+
+
+def _call_all(hooks: List[PredictionHook]) -> PredictionHook:
+    def call(item: Dict[str, Any], pred: np.ndarray) -> None:
+        for hook in hooks:
+            hook(item, pred)
+    return call
+
+
+def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
+                     aug_test: bool = False, save_dir: Optional[str] = None, progress: bool = True,
+                     stream: Optional[TextIO] = None) -> SegmentationMetric:
+    """Evaluate ``net`` on ``source`` [``data.val_file``] (MindRecord file or dataset folder) with the
+    config's ``test`` settings; class names and label facts from ``data``.
+
+    Args:
+        net: segmentor in inference mode (logits at the input size).
+        cfg: full config (``model.decode_head.num_classes``, ``data``, ``test``).
+        source: MindRecord file or dataset folder; ``split`` selects the folder's split.
+        aug_test: multi-scale + flip test (:func:`aug_test_settings`).
+        save_dir: write one label PNG per image there (:func:`prediction_saver`).
+        progress: show a progress bar on ``stream`` [stderr].
+    """
+    data = cfg["data"]
+    num_classes = int(cfg["model"]["decode_head"]["num_classes"])
+    info = dataset_info(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
+    if info.num_classes != num_classes:
+        raise ValueError(f"model.decode_head.num_classes is {num_classes} but the {data['dataset']} data has "
+                         f"{info.num_classes} classes (data.num_classes / data.reduce_zero_label)")
+    names = class_names(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
+    path = source or data["val_file"]
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"evaluation data not found: {path} (give a MindRecord file or a dataset folder)")
+    hooks: List[PredictionHook] = []
+    if save_dir:
+        hooks.append(prediction_saver(save_dir, info.reduce_zero_label))
+    bar = None
+    if progress:
+        bar = ProgressBar(count_eval_items(cfg, source, split=split), desc="eval",
+                          stream=stream if stream is not None else sys.stderr)
+        hooks.append(lambda item, pred: bar.update())
+    samples = build_eval_samples(cfg, source, split=split, with_raw=aug_test)
+    try:
+        return evaluate(net, samples, num_classes, cfg.get("test") or {}, names,
+                        ignore_index=int(data.get("ignore_index", 255)),
+                        on_prediction=_call_all(hooks) if hooks else None,
+                        aug=aug_test_settings(cfg) if aug_test else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def write_metrics_json(path: str, metric: SegmentationMetric, **meta: Any) -> None:
+    """Write ``metric.to_json()`` plus ``meta`` (run settings) as JSON to ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({**meta, **metric.to_json()}, f, indent=2)
+        f.write("\n")

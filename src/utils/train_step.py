@@ -27,10 +27,13 @@ LOSS_NAMES = ("loss", "ce", "mask", "div")
 
 
 class SegmentorWithLoss(nn.Cell):
-    """Segmentor (training mode) followed by the loss: (img, label) -> (total, ce, mask, div)."""
+    """Segmentor (training mode) followed by the loss: (img, label) -> (total, ce, mask, div).
+
+    Parameter names stay the segmentor's own (``backbone.*``, ``decode_head.*``).
+    """
 
     def __init__(self, segmentor: nn.Cell, loss: nn.Cell) -> None:
-        super().__init__()
+        super().__init__(auto_prefix=False)
         self.segmentor = segmentor
         self.loss = loss
 

@@ -1,0 +1,164 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Speed and memory of the model a config describes (GRAPH_MODE), printed as one JSON line last.
+
+Examples::
+
+    python benchmarks/bench_model.py --config config/ecenet_demo.yaml --batch 8 --size 96 --mode both
+    python benchmarks/bench_model.py --config config/ecenet_swin_t_ade20k_512.yaml --batch 1 --size 256
+
+For each mode, the first call (graph compilation + one step) is timed on its own, then
+``--warmup`` untimed steps, then ``--steps`` timed ones: the median and minimum step time,
+images per second (batch / median) and the compile time (first call minus the median step).
+A step ends when its outputs (the logits, or the losses) have been copied to the host.
+``eval`` is the inference forward pass (logits resized to the input); ``train`` is the full
+training step (forward, the config's losses, backward, AdamW update) on random images and labels.
+``peak_rss_gb`` is the process's peak resident memory once the mode has run (the peak of
+everything before it included, so run one mode per process to separate them). Parameters and
+multiply-accumulates (fvcore convention, batch 1, see ``src/utils/complexity.py``) are counted
+after the timings. Config leaves can be overridden as ``--section.key value``.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import mindspore as ms  # noqa: E402
+
+from src.config import Config, load_config, parse_overrides  # noqa: E402
+from src.losses import build_loss  # noqa: E402
+from src.models import build_model  # noqa: E402
+from src.utils.complexity import complexity_summary  # noqa: E402
+from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
+from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
+from src.utils.optimizer import build_optimizer  # noqa: E402
+from src.utils.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
+
+MODES = ("eval", "train")
+
+
+def parse_args(argv: Optional[List[str]] = None):
+    """Declared options and the remaining ``--section.key value`` overrides."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="yaml config file")
+    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument("--size", type=int, default=None, help="square input side (default: data.crop_size[0])")
+    parser.add_argument("--mode", choices=MODES + ("both",), default="both", help="what to time (default both)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per mode (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first call (default 1)")
+    parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
+                        help="device (default CPU)")
+    parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
+    args, rest = parser.parse_known_args(argv)
+    if args.batch < 1 or args.steps < 1 or args.warmup < 0:
+        parser.error("--batch and --steps must be positive and --warmup non-negative")
+    return args, parse_overrides(rest)
+
+
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, in GB (1e9 bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak * (1 if platform.system() == "Darwin" else 1024) / 1e9, 3)
+
+
+def fetch(outputs: Any) -> None:
+    """Copy every output tensor to the host, which waits for the device to finish."""
+    if isinstance(outputs, (tuple, list)):
+        for item in outputs:
+            fetch(item)
+    elif isinstance(outputs, ms.Tensor):
+        outputs.asnumpy()
+
+
+def time_calls(step: Callable[[], Any], steps: int, warmup: int, batch: int) -> Dict[str, float]:
+    """Time the first call, ``warmup`` untimed calls and ``steps`` timed calls of ``step``.
+
+    A call ends when its outputs are on the host (as in the training and inference loops).
+    """
+    def timed() -> float:
+        start = time.perf_counter()
+        fetch(step())
+        return time.perf_counter() - start
+
+    first = timed()
+    for _ in range(warmup):
+        timed()
+    times = [timed() for _ in range(steps)]
+    median = statistics.median(times)
+    return {"first_call_s": round(first, 3), "compile_s": round(max(first - median, 0.0), 3),
+            "step_median_s": round(median, 4), "step_min_s": round(min(times), 4),
+            "images_per_s": round(batch / median, 3), "peak_rss_gb": peak_rss_gb()}
+
+
+def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
+    """Training step with the config's losses, schedule and optimizer (no pretrained weights)."""
+    head = model.decode_head
+    loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels])
+    sched = cfg.schedule
+    lr = poly_lr_with_warmup(float(cfg.optimizer.lr), total_steps, warmup_iters=int(sched.warmup_iters),
+                             warmup_ratio=float(sched.warmup_ratio), power=float(sched.power),
+                             min_lr=float(sched.min_lr))
+    optimizer = build_optimizer(model.trainable_params(), dict(cfg.optimizer), lr)
+    grad_clip = cfg.optimizer.get("grad_clip")
+    step = TrainStep(SegmentorWithLoss(model, loss), optimizer, grad_clip=float(grad_clip) if grad_clip else None)
+    step.set_train(True)
+    return step
+
+
+def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Run the benchmark; returns the result dict."""
+    cfg = load_config(args.config, overrides)
+    size = int(args.size or cfg.data.crop_size[0])
+    init_context(args.device, distributed=False)
+    seed_everything(int(cfg.train.get("seed", 1)))
+    model = build_model(cfg.model)
+    num_classes = model.decode_head.num_classes
+    rng = np.random.default_rng(0)
+    img = ms.Tensor(rng.standard_normal((args.batch, 3, size, size)).astype(np.float32))
+    result: Dict[str, Any] = {"config": args.config, "device": args.device, "batch": args.batch, "size": size,
+                              "steps": args.steps, "warmup": args.warmup}
+    modes = MODES if args.mode == "both" else (args.mode,)
+    if "eval" in modes:
+        model.set_train(False)
+        result["eval"] = time_calls(lambda: model(img), args.steps, args.warmup, args.batch)
+    if "train" in modes:
+        label = ms.Tensor(rng.integers(0, num_classes, (args.batch, size, size)).astype(np.int32))
+        step = build_train_step(cfg, model, 1 + args.warmup + args.steps)
+        result["train"] = time_calls(lambda: step(img, label), args.steps, args.warmup, args.batch)
+    if not args.no_macs:
+        summary = complexity_summary(model, size, size)
+        result["params"] = summary["params"]
+        result["gmacs_per_image"] = summary["gmacs"]
+    return result
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print the result as the last line (JSON)."""
+    args, overrides = parse_args(argv)
+    print(json.dumps(run(args, overrides)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Evaluate an ECENet checkpoint (mmseg metrics: aAcc, mIoU, mAcc, mFscore, mPrecision, mRecall, mDice).
+
+    python eval.py --config config/ecenet_swin_b_ade20k_640.yaml --checkpoint ecenet.ckpt
+    python eval.py --config CFG --checkpoint CKPT --data data/ADEChallengeData2016 --split val \
+        --json results.json --save-pred preds/
+    python eval.py --config CFG --checkpoint CKPT --aug-test          # scales test.aug_scales + flip
+
+The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
+``data.val_file``. Labels are compared at their original resolution.
+"""
+import os
+import sys
+
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+
+from src.config import Config  # noqa: E402
+from src.data.datasets import DATASET_TYPES  # noqa: E402
+from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
+from src.utils.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
+
+
+def parse_args():
+    """Options and the config with its overrides."""
+    parser = make_parser(__doc__.split("\n", 1)[0])
+    parser.add_argument("--checkpoint", required=True, help="model weights (.ckpt native, or official .pth/.ckpt)")
+    parser.add_argument("--data", default=None, help="MindRecord file or dataset folder [data.val_file]")
+    parser.add_argument("--dataset-type", choices=DATASET_TYPES, default=None,
+                        help="layout of a --data folder [data.dataset]")
+    parser.add_argument("--split", default="val", help="split of a --data folder (default val)")
+    parser.add_argument("--mode", choices=("whole", "slide"), default=None, help="inference mode [test.mode]")
+    parser.add_argument("--aug-test", action="store_true",
+                        help="multi-scale (test.aug_scales) + flip (test.aug_flip) test, softmax averaged")
+    parser.add_argument("--json", default=None, help="write summary and per-class metrics to this JSON file")
+    parser.add_argument("--save-pred", default=None,
+                        help="write one label PNG per image (dataset label ids, source image stem) here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    args, cfg = parse_cli(parser)
+    if args.dataset_type is not None:
+        cfg.data.dataset = args.dataset_type
+    if args.mode is not None:
+        cfg.setdefault("test", Config())["mode"] = args.mode
+    return args, cfg
+
+
+def main() -> int:
+    """Evaluate and report; returns the exit code."""
+    args, cfg = parse_args()
+    setup_device(args.device_target)
+    net = load_network(cfg, args.checkpoint)
+    metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
+                              save_dir=args.save_pred, progress=not args.no_progress)
+    source = args.data or cfg.data.val_file
+    mode = "aug-test" if args.aug_test else cfg.test.get("mode", "whole")
+    print(f"evaluated {metric.num_images} images of {source} ({mode})")
+    print(metric.format_table())
+    if args.json:
+        write_metrics_json(args.json, metric, config=args.config, checkpoint=args.checkpoint, data=source,
+                           mode=cfg.test.get("mode", "whole"), aug_test=args.aug_test)
+        print(f"metrics written to {args.json}")
+    if args.save_pred:
+        print(f"predictions written to {args.save_pred}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

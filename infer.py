@@ -1,0 +1,87 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Segment images with an ECENet checkpoint or an exported MINDIR and write colour masks and overlays.
+
+    python infer.py --config CFG --checkpoint CKPT --input photo.jpg --output out/
+    python infer.py --config CFG --mindir ecenet.mindir --input images/ --output out/
+
+Per image (any size): keep-ratio resize to ``test.img_scale``, normalisation, inference, logits
+resized to the original size, argmax. Outputs in ``--output``: ``<stem>_mask.png`` (palette
+colours of ``data.dataset``), ``<stem>_overlay.png`` (image and mask blended, above a legend of
+the classes present) and ``<stem>_pred.png`` (label ids in the dataset's annotation space, i.e.
+class + 1 for reduce_zero_label datasets such as ADE20K).
+
+A checkpoint runs ``test.mode`` (or ``--mode``). A MINDIR has a fixed input size, so it always
+runs sliding windows of that size (smaller images and border windows are zero-padded).
+"""
+import os
+import sys
+
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+
+from src.data.builder import preprocess_settings  # noqa: E402
+from src.data.datasets import class_names, dataset_info  # noqa: E402
+from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
+from src.utils.evaluation import (list_images, network_forward, predict_image, read_image,  # noqa: E402
+                                  write_prediction_outputs)
+from src.utils.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
+from src.utils.visualization import get_palette  # noqa: E402
+
+
+def parse_args():
+    """Options and the config with its overrides."""
+    parser = make_parser(__doc__.split("\n", 1)[0])
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--checkpoint", help="model weights (.ckpt native, or official .pth/.ckpt)")
+    weights.add_argument("--mindir", help="exported MINDIR file (export.py)")
+    parser.add_argument("--input", required=True, help="an image file or a folder of images")
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--mode", choices=("whole", "slide"), default=None,
+                        help="inference mode with --checkpoint [test.mode]")
+    return parse_cli(parser)
+
+
+def main() -> int:
+    """Segment every input image; returns the exit code."""
+    args, cfg = parse_args()
+    images = list_images(args.input)
+    num_classes = int(cfg.model.decode_head.num_classes)
+    data = cfg.data
+    info = dataset_info(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
+    names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
+    test_cfg = dict(cfg.get("test") or {})
+    setup_device(args.device_target)
+    if args.mindir:
+        if args.mode == "whole":
+            raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")
+        test_cfg.update(mindir_window_settings(mindir_input_shape(args.mindir), test_cfg))
+        forward = network_forward(load_mindir(args.mindir))
+    else:
+        if args.mode is not None:
+            test_cfg["mode"] = args.mode
+        forward = network_forward(load_network(cfg, args.checkpoint))
+    palette = get_palette(data.dataset, num_classes)
+    preprocess = preprocess_settings(cfg)
+    for path in images:
+        image = read_image(path)
+        pred = predict_image(forward, image, num_classes, test_cfg, **preprocess)
+        stem = os.path.splitext(os.path.basename(path))[0]
+        written = write_prediction_outputs(args.output, stem, image, pred, palette, names, info.reduce_zero_label)
+        print(f"{path}: " + " ".join(written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, extra_errors=(ExportError,)))

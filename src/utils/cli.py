@@ -1,0 +1,77 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Command-line plumbing shared by ``eval.py``, ``export.py`` and ``infer.py``.
+
+Each entry point declares its own options; the config file, the device and the trailing
+``--section.key value`` overrides are handled here, as is building the network from a checkpoint
+and turning the expected failures into a one-line ``error: ...`` with exit code 1.
+"""
+import argparse
+import sys
+from typing import Callable, List, Optional, Tuple, Type
+
+from mindspore import nn
+
+from src.config import Config, ConfigError, load_config, parse_overrides
+from src.models import build_model
+from src.models.convert import CheckpointError, load_weights
+from src.utils.context import DEVICES, init_context
+
+EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, OSError)
+
+
+def make_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
+    """Parser with ``--config`` and ``--device_target``; any other ``--section.key value`` is an override."""
+    parser = argparse.ArgumentParser(
+        description=description, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(epilog + "\n\n" if epilog else "") + "Any config leaf can be overridden as --section.key value, "
+                                                     "e.g. --test.mode slide")
+    parser.add_argument("--config", required=True, help="yaml config file")
+    parser.add_argument("--device_target", choices=DEVICES, default=None,
+                        help="device to run on [train.device_target of the config]")
+    return parser
+
+
+def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Config]:
+    """Parse the declared options, then load ``--config`` with the remaining arguments as overrides."""
+    args, rest = parser.parse_known_args(argv)
+    cfg = load_config(args.config, parse_overrides(rest))
+    if args.device_target is None:
+        args.device_target = (cfg.get("train") or {}).get("device_target", "CPU")
+    return args, cfg
+
+
+def setup_device(device_target: str) -> None:
+    """Single-process GRAPH_MODE context on ``device_target``."""
+    init_context(device_target, distributed=False)
+
+
+def load_network(cfg: Config, checkpoint: str) -> nn.Cell:
+    """The segmentor of ``cfg.model`` with the weights of ``checkpoint`` (strict), in inference mode."""
+    net = build_model(cfg.model)
+    load_weights(net, checkpoint)
+    net.set_train(False)
+    return net
+
+
+def run_main(main: Callable[[], int], extra_errors: Tuple[Type[Exception], ...] = ()) -> int:
+    """Run ``main``; expected failures (``EXPECTED_ERRORS`` and ``extra_errors``) print
+    ``error: <first line of the message>`` on stderr and give exit code 1."""
+    try:
+        return main()
+    except EXPECTED_ERRORS + tuple(extra_errors) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,138 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""train.py end to end on the demo data: loss falls, exact resume after SIGKILL, NaN stop."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import mindspore as ms
+
+from conftest import ROOT
+
+TRAIN = os.path.join(ROOT, "train.py")
+CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
+MAX_ITERS = 12
+# Resumed losses must equal the uninterrupted run's up to float noise of re-running the same graph.
+RESUME_TOL = 1e-5
+
+
+def _args(data, out_dir, *extra):
+    """A deterministic tiny run: no dropout/drop-path, no warm-up, 4 iterations per epoch."""
+    return [sys.executable, TRAIN, "--config", CONFIG,
+            "--data.train_file", data["train"], "--data.val_file", data["val"], "--data.crop_size", "[48,48]",
+            "--data.img_scale", "[64,64]", "--data.batch_size", "4", "--data.num_workers", "1",
+            "--model.backbone.drop_path_rate", "0.0", "--model.decode_head.dropout_ratio", "0.0",
+            "--schedule.warmup_iters", "0", "--optimizer.lr", "2.0e-3",
+            "--train.max_iters", str(MAX_ITERS), "--train.save_interval", "2", "--train.keep_checkpoints", "3",
+            "--train.log_interval", "4", "--train.output_dir", out_dir, *extra]
+
+
+def _losses(out_dir):
+    """Last logged losses per iteration (a resumed run re-logs the iterations it repeats)."""
+    rows = {}
+    with open(os.path.join(out_dir, "losses.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            rows[row["iter"]] = row
+    return rows
+
+
+@pytest.fixture(scope="module")
+def reference_run(demo_data, subprocess_env, tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("reference"))
+    proc = subprocess.run(_args(demo_data, out_dir), env=subprocess_env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out_dir
+
+
+def test_loss_falls_and_checkpoints_rotate(reference_run):
+    rows = _losses(reference_run)
+    assert sorted(rows) == list(range(1, MAX_ITERS + 1))
+    first = np.mean([rows[i]["loss"] for i in range(1, 4)])
+    last = np.mean([rows[i]["loss"] for i in range(MAX_ITERS - 2, MAX_ITERS + 1)])
+    assert last < first, f"loss did not fall: {first:.4f} -> {last:.4f}"
+    ckpts = sorted(os.listdir(os.path.join(reference_run, "checkpoints")))
+    assert ckpts == ["iter_10.ckpt", "iter_12.ckpt", "iter_8.ckpt"]
+
+
+def test_resume_after_sigkill_continues_exactly(reference_run, demo_data, subprocess_env, tmp_path):
+    out_dir = str(tmp_path / "killed")
+    target = os.path.join(out_dir, "checkpoints", "iter_4.ckpt")
+    proc = subprocess.Popen(_args(demo_data, out_dir), env=subprocess_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not os.path.exists(target) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert os.path.exists(target), "the run ended before writing its 4th-iteration checkpoint"
+    assert proc.returncode == -signal.SIGKILL
+
+    resumed = subprocess.run(_args(demo_data, out_dir, "--train.resume", "auto"), env=subprocess_env,
+                             capture_output=True, text=True, timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed at iteration" in resumed.stdout
+    ref, got = _losses(reference_run), _losses(out_dir)
+    assert sorted(got) == list(range(1, MAX_ITERS + 1))
+    for step in range(5, MAX_ITERS + 1):
+        for part in ("loss", "ce", "mask", "div"):
+            assert abs(got[step][part] - ref[step][part]) <= RESUME_TOL, (step, part, got[step], ref[step])
+
+
+def test_corrupt_newest_checkpoint_falls_back(reference_run, tmp_path):
+    from src.config import load_config
+    from src.models import build_model
+    from src.utils.checkpoint import CheckpointManager
+    from src.utils.lr_schedule import poly_lr_with_warmup
+    from src.utils.optimizer import build_optimizer
+
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(os.path.join(reference_run, "checkpoints"), folder)
+    with open(folder / "iter_12.ckpt", "r+b") as f:
+        f.truncate(os.path.getsize(folder / "iter_12.ckpt") // 2)
+    cfg = load_config(CONFIG)
+    model = build_model(cfg.model)
+    optimizer = build_optimizer(model.trainable_params(), dict(cfg.optimizer), poly_lr_with_warmup(1e-3, MAX_ITERS))
+    with pytest.warns(UserWarning, match="iter_12.ckpt"):
+        step = CheckpointManager(str(folder)).resume([model, optimizer], "auto")
+    assert step == 10
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(reference_run, demo_data, subprocess_env, tmp_path):
+    out_dir = str(tmp_path / "nan")
+    shutil.copytree(reference_run, out_dir)
+    os.remove(os.path.join(out_dir, "losses.jsonl"))
+    before = {k: v.asnumpy() for k, v in ms.load_checkpoint(os.path.join(out_dir, "checkpoints",
+                                                                         "iter_12.ckpt")).items()}
+    args = _args(demo_data, out_dir, "--train.resume", "auto", "--loss.ce_weight", ".nan")
+    args[args.index("--train.max_iters") + 1] = str(MAX_ITERS + 4)
+    # A longer schedule changes the optimizer's graph; MindSpore's compile cache does not notice.
+    env = dict(subprocess_env, MS_COMPILER_CACHE_PATH=str(tmp_path / "ms_cache"))
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 1
+    assert f"non-finite loss at iteration {MAX_ITERS + 1}" in proc.stderr
+    assert "ce=nan" in proc.stderr
+    ckpts = sorted(os.listdir(os.path.join(out_dir, "checkpoints")))
+    assert ckpts == ["iter_10.ckpt", "iter_12.ckpt", "iter_8.ckpt"]
+    after = ms.load_checkpoint(os.path.join(out_dir, "checkpoints", "iter_12.ckpt"))
+    for name, value in after.items():
+        np.testing.assert_array_equal(value.asnumpy(), before[name])
