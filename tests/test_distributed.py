@@ -1,0 +1,334 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""The launch scripts, and a real 2-process data-parallel run on CPU with msrun.
+
+The msrun run trains the demo model for 4 iterations with 2 images per rank (global batch 4) and
+``train.save_all_ranks``. Rank r reads ``order[r::2]`` of the epoch permutation, so iteration i's
+global batch is the single-process batch ``order[4i:4i+4]``: rank 0 holds its images 0 and 2,
+rank 1 images 1 and 3.
+
+The reference is not a plain single-process run: the decode head has BatchNorm, and without
+SyncBatchNorm (no CPU kernel) each rank normalises with the statistics of its own 2 images. That
+alone moves the loss away from a batch-4 run by 0.013 at iteration 1 and up to 0.14 later (measured).
+The reference therefore takes the single-process batch of 4, runs the two rank halves through the
+same network in one process, scales each half's mask loss to the distributed normaliser (the
+number of present masks averaged over the ranks), averages the two gradients and applies the
+optimizer once: what data parallelism with ``gradients_mean`` must compute.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+SCRIPTS = os.path.join(ROOT, "scripts")
+CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
+DISTRIBUTED_SCRIPTS = {"run_distribute_train.sh": ("Ascend", 8), "run_distribute_train_gpu.sh": ("GPU", 8),
+                       "run_distribute_train_cpu.sh": ("CPU", 2)}
+ITERS = 4
+PER_RANK_BATCH = 2
+# Rank losses against the in-process reference: the same float32 kernels on the same inputs; the
+# only differences are the mask loss computed as (S / n) * (n / m) instead of S / m and the
+# all-reduce, i.e. float rounding (~1e-7 relative) carried through 4 AdamW steps.
+LOSS_TOL = 1e-4
+# Weights after 4 steps: AdamW moves each weight by at most ~lr per step (4 x 2e-3 in all), and
+# rounding-level gradient differences change that by a tiny fraction.
+WEIGHT_TOL = 1e-5
+
+
+def _run_script(name, *args, env=None):
+    return subprocess.run(["bash", os.path.join(SCRIPTS, name), *args], capture_output=True, text=True,
+                          timeout=60, check=False, env=env)
+
+
+def _flag(command, name):
+    """Value of ``--name=value`` in an msrun command line."""
+    prefix = f"--{name}="
+    values = [token[len(prefix):] for token in command.split() if token.startswith(prefix)]
+    assert len(values) == 1, (name, command)
+    return values[0]
+
+
+@pytest.mark.parametrize("script", sorted(DISTRIBUTED_SCRIPTS))
+def test_dry_run_prints_msrun_command(script, tmp_path):
+    device, default_workers = DISTRIBUTED_SCRIPTS[script]
+    proc = _run_script(script, "--config", CONFIG, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    command = lines[0]
+    assert command.startswith("msrun ")
+    assert _flag(command, "worker_num") == _flag(command, "local_worker_num") == str(default_workers)
+    assert _flag(command, "master_addr") == "127.0.0.1"
+    assert _flag(command, "master_port") == "8118"
+    assert _flag(command, "node_rank") == "0"
+    assert _flag(command, "join") == "True"
+    assert f"{os.path.join(ROOT, 'train.py')} --config {CONFIG} --train.device_target {device}" in command
+    assert "sync_bn" not in command
+
+    out = tmp_path / "out"
+    proc = _run_script(script, "--config", CONFIG, "--workers", "16", "--local-workers", "8", "--node-rank", "1",
+                       "--master-addr", "10.1.2.3", "--master-port", "29000", "--output-dir", str(out), "--dry-run",
+                       "--", "--train.max_iters", "10", "--data.batch_size", "2")
+    assert proc.returncode == 0, proc.stderr
+    command = proc.stdout.strip()
+    assert "\n" not in command
+    assert (_flag(command, "worker_num"), _flag(command, "local_worker_num")) == ("16", "8")
+    assert (_flag(command, "node_rank"), _flag(command, "master_addr"), _flag(command, "master_port")) == \
+        ("1", "10.1.2.3", "29000")
+    assert _flag(command, "log_dir") == str(out / "msrun_log")
+    assert command.endswith(f"--train.device_target {device} --train.output_dir {out} "
+                            "--train.max_iters 10 --data.batch_size 2")
+    assert "--node-rank" in proc.stderr  # the multi-node hint
+
+
+def test_sync_bn_only_on_ascend_and_gpu():
+    proc = _run_script("run_distribute_train_gpu.sh", "--config", CONFIG, "--sync-bn", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("--train.device_target GPU --model.sync_bn True")
+    proc = _run_script("run_distribute_train_cpu.sh", "--config", CONFIG, "--sync-bn", "--dry-run")
+    assert proc.returncode == 1
+    assert "SyncBatchNorm has no CPU kernel" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", CONFIG, "--bogus"], "unknown argument '--bogus'"),
+    (["--workers", "2"], "--config is required"),
+    (["--config", "no/such/config.yaml"], "config file not found"),
+    (["--config", CONFIG, "--workers", "two"], "--workers must be a non-negative integer"),
+    (["--config", CONFIG, "--local-workers", "-1"], "--local-workers must be a non-negative integer"),
+    (["--config", CONFIG, "--workers", "0"], "at least 1"),
+    (["--config", CONFIG, "--workers", "2", "--local-workers", "4"], "larger than --workers"),
+    (["--config", CONFIG, "--master-port", "80"], "--master-port must be in 1024..65535"),
+    (["--config", CONFIG, "--workers", "4", "--local-workers", "2", "--node-rank", "2"], "--node-rank 2 is too large"),
+    (["--config", CONFIG, "--log-dir"], "--log-dir needs a value"),
+])
+def test_distributed_argument_errors(args, message):
+    proc = _run_script("run_distribute_train_cpu.sh", *args, "--dry-run")
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "Usage: bash scripts/run_distribute_train_cpu.sh --config CONFIG" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "Usage:"),
+    (["no/such/config.yaml"], "config file not found"),
+    ([CONFIG, "TPU"], "DEVICE_TARGET must be CPU, GPU or Ascend"),
+    ([CONFIG, "CPU", "out", "extra"], "Usage:"),
+    ([CONFIG, "--train.max_iters", "3"], "unknown option '--train.max_iters'"),
+])
+def test_standalone_argument_errors(args, message):
+    proc = _run_script("run_standalone_train.sh", *args)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _train_args(data, batch_size):
+    """A deterministic tiny run (as in test_train.py): no dropout/drop-path, no warm-up."""
+    return ["--data.train_file", data["train"], "--data.val_file", data["val"], "--data.crop_size", "[48,48]",
+            "--data.img_scale", "[64,64]", "--data.batch_size", str(batch_size), "--data.num_workers", "1",
+            "--model.backbone.drop_path_rate", "0.0", "--model.decode_head.dropout_ratio", "0.0",
+            "--schedule.warmup_iters", "0", "--optimizer.lr", "2.0e-3", "--train.max_iters", str(ITERS),
+            "--train.save_interval", str(ITERS), "--train.log_interval", "1", "--train.eval_interval", "0"]
+
+
+def _rows(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+class _MsrunJob:
+    """scripts/run_distribute_train_cpu.sh running in the background (its own process group)."""
+
+    def __init__(self, args, env, out_dir, log_path):
+        self.out_dir, self.log_path = out_dir, log_path
+        with open(log_path, "w", encoding="utf-8") as log:
+            self.proc = subprocess.Popen(["bash", os.path.join(SCRIPTS, "run_distribute_train_cpu.sh"), *args],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout=300):
+        """Wait for the job; returns the output folder, or fails with the end of the logs."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = "timeout"
+        logs = ""
+        for path in (self.log_path, self.out_dir / "msrun_log" / "worker_0.log",
+                     self.out_dir / "msrun_log" / "worker_1.log"):
+            if path.exists():
+                logs += f"--- {path.name}\n" + path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        assert code == 0, f"msrun job ended with {code}\n{logs}"
+        return self.out_dir
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def msrun_run(demo_data, tmp_path_factory):
+    """Two CPU workers, 2 images each, every rank saving; started here, run in the background."""
+    bin_dir = os.path.dirname(sys.executable)
+    assert shutil.which("msrun", path=bin_dir) and shutil.which("python", path=bin_dir), \
+        f"msrun and python must both be in {bin_dir} (MindSpore installs msrun next to the interpreter)"
+    root = tmp_path_factory.mktemp("msrun")
+    env = dict(os.environ)
+    # The workers are plain `python` from PATH: use this interpreter's environment, not .venv set-up.
+    env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), ECENET_NO_VENV="1", ONEDNN_MAX_CPU_ISA="AVX2")
+    env.pop("MS_COMPILER_CACHE_ENABLE", None)
+    args = ["--config", CONFIG, "--master-port", str(_free_port()), "--output-dir", str(root / "out"),
+            "--cluster-timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
+            "--train.save_all_ranks", "true"]
+    job = _MsrunJob(args, env, root / "out", root / "launcher.log")
+    yield job
+    job.kill()
+
+
+class _DataParallelReference:
+    """In-process data parallelism over 2 simulated ranks (see the module docstring)."""
+
+    def __init__(self, cfg):
+        import mindspore as ms
+        from mindspore import nn, ops
+
+        import train
+        from src.utils.context import RunContext, init_context, seed_everything
+        from src.utils.logger import get_logger
+
+        init_context("CPU", distributed=False)
+        seed_everything(int(cfg.train.seed))  # as train.py does: the same initial weights
+        model, step_cell, _, _ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
+        self.model, self.optimizer = model, step_cell.optimizer
+        self.num_classes = model.decode_head.num_classes
+        mean_of_two = ops.MultitypeFuncGraph("mean_of_two")
+
+        @mean_of_two.register("Tensor", "Tensor")
+        def _mean(a, b):
+            return (a + b) * 0.5
+
+        class HalfStep(nn.Cell):
+            """One rank: losses [ce, mask, div] and gradients, the mask loss scaled by ``mask_scale``."""
+
+            def __init__(self, net_with_loss, weights):
+                super().__init__(auto_prefix=False)
+                self.net_with_loss = net_with_loss
+                self.weights = weights
+                self.grad_fn = ops.GradOperation(get_by_list=True, sens_param=True)
+
+            def construct(self, img, label, mask_scale):
+                _, ce, mask, div = self.net_with_loss(img, label)
+                zero = ops.zeros((), ms.float32)
+                # d(total) + (scale - 1) d(mask) = d(ce + scale * mask + div)
+                sens = (ops.ones((), ms.float32), zero, mask_scale - 1.0, zero)
+                grads = self.grad_fn(self.net_with_loss, self.weights)(img, label, sens)
+                return ops.stack([ce, mask * mask_scale, div]), grads
+
+        class MeanUpdate(nn.Cell):
+            """The optimizer step with the mean of two ranks' gradients."""
+
+            def __init__(self, optimizer):
+                super().__init__(auto_prefix=False)
+                self.optimizer = optimizer
+                self.hyper_map = ops.HyperMap()
+                self.mean_of_two = mean_of_two
+
+            def construct(self, grads0, grads1):
+                return self.optimizer(self.hyper_map(self.mean_of_two, grads0, grads1))
+
+        self.half_step = HalfStep(step_cell.net_with_loss, step_cell.optimizer.parameters)
+        self.half_step.set_train(True)
+        self.update = MeanUpdate(step_cell.optimizer)
+
+    def present_masks(self, labels):
+        return sum(int(np.isin(np.arange(self.num_classes), label).sum()) for label in labels)
+
+    def run(self, cfg, iters):
+        """Per-rank [ce, mask, div] rows for each iteration."""
+        import mindspore as ms
+        from src.data.builder import build_train_dataset
+
+        dataset = build_train_dataset(cfg, seed=int(cfg.train.seed), epoch=0)
+        rows = []
+        for img, label in dataset.create_tuple_iterator(columns=["image", "label"], num_epochs=1):
+            img, label = img.asnumpy(), label.asnumpy()
+            halves = [(img[r::2], label[r::2]) for r in range(2)]     # rank r: order[r::2]
+            counts = [self.present_masks(lab) for _, lab in halves]
+            mean_count = sum(counts) / 2.0                            # all-reduced normaliser
+            results = [self.half_step(ms.Tensor(part_img), ms.Tensor(part_label),
+                                      ms.Tensor(count / mean_count, ms.float32))
+                       for (part_img, part_label), count in zip(halves, counts)]
+            self.update(results[0][1], results[1][1])
+            rows.append([losses.asnumpy() for losses, _ in results])
+            if len(rows) == iters:
+                break
+        return rows
+
+
+def test_two_process_cpu_training_matches_data_parallel_reference(msrun_run, demo_data):
+    import mindspore as ms
+    from src.config import load_config, parse_overrides
+
+    # The reference runs in this process while the msrun workers train (the compiles overlap).
+    cfg = load_config(CONFIG, parse_overrides(_train_args(demo_data, 2 * PER_RANK_BATCH)))
+    reference = _DataParallelReference(cfg)
+    expected = reference.run(cfg, ITERS)
+    out_dir = msrun_run.wait()
+
+    # Both ranks end with identical trainable weights and optimizer state. BatchNorm running
+    # statistics are per rank (no SyncBatchNorm on CPU); only rank 0's are saved normally.
+    ckpt = f"checkpoints/iter_{ITERS}.ckpt"
+    rank0 = {k: v.asnumpy() for k, v in ms.load_checkpoint(str(out_dir / "rank_0" / ckpt)).items()}
+    rank1 = {k: v.asnumpy() for k, v in ms.load_checkpoint(str(out_dir / "rank_1" / ckpt)).items()}
+    assert rank0.keys() == rank1.keys()
+    running_stats = {k for k in rank0 if k.endswith(("moving_mean", "moving_variance"))}
+    assert running_stats
+    for name in sorted(set(rank0) - running_stats):
+        np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+    assert any(not np.array_equal(rank0[k], rank1[k]) for k in running_stats), "ranks saw the same data"
+    saved = ms.load_checkpoint(str(out_dir / ckpt))
+    for name in sorted(rank0):
+        np.testing.assert_array_equal(saved[name].asnumpy(), rank0[name], err_msg=name)
+
+    # Per-rank losses of each iteration, and the weights, against the reference.
+    logged = [_rows(out_dir / f"rank_{r}" / "losses.jsonl") for r in range(2)]
+    assert [row["iter"] for row in logged[0]] == [row["iter"] for row in logged[1]] == list(range(1, ITERS + 1))
+    assert logged[0] == _rows(out_dir / "losses.jsonl")
+    worst = 0.0
+    for step, per_rank in enumerate(expected):
+        for rank, want in enumerate(per_rank):
+            row = logged[rank][step]
+            got = np.array([row["ce"], row["mask"], row["div"]])
+            worst = max(worst, float(np.abs(got - want).max()), abs(row["loss"] - float(want.sum())))
+            np.testing.assert_allclose(got, want, rtol=0, atol=LOSS_TOL, err_msg=f"iter {step + 1} rank {rank}")
+            assert row["loss"] == pytest.approx(float(want.sum()), abs=LOSS_TOL)
+    weight_diff = max(float(np.abs(p.asnumpy() - rank0[p.name]).max()) for p in reference.model.trainable_params())
+    print(f"\nmax loss difference {worst:.3g}, max weight difference {weight_diff:.3g}")
+    assert weight_diff <= WEIGHT_TOL
