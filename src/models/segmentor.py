@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import mindspore as ms
 from mindspore import nn
 
-from src.models.backbones import build_backbone
+from src.models.backbones import backbone_uses_batch_norm, build_backbone
 from src.models.heads import ECENetHead
 from src.models.layers import resize
 
@@ -61,7 +61,7 @@ def build_model(model_cfg: Mapping[str, Any]) -> ECENetSegmentor:
     if unknown:
         raise ValueError(f"model.decode_head: unknown keys {sorted(unknown)} (known: {', '.join(HEAD_KEYS)})")
     backbone_type = backbone_cfg.pop("type")
-    if backbone_type.startswith("resnet"):
+    if backbone_uses_batch_norm(backbone_type):
         backbone_cfg.setdefault("sync_bn", sync_bn)
     backbone = build_backbone(backbone_type, **backbone_cfg)
     in_channels = head_cfg.pop("in_channels", None) or backbone.out_channels

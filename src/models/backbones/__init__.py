@@ -13,6 +13,7 @@
 # limitations under the License.
 # ============================================================================
 """Backbones returning four NCHW maps (strides 4, 8, 16, 32) and their factory."""
+import inspect
 from typing import Any, Callable, Dict
 
 from mindspore import nn
@@ -31,15 +32,24 @@ BACKBONES: Dict[str, Callable[..., nn.Cell]] = {
 }
 
 
+def _factory(name: str) -> Callable[..., nn.Cell]:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone type '{name}' (known: {', '.join(sorted(BACKBONES))})")
+    return BACKBONES[name]
+
+
 def build_backbone(type: str, **kwargs: Any) -> nn.Cell:  # pylint: disable=redefined-builtin
     """Build a backbone by name with its keyword arguments (see ``BACKBONES``).
 
     The returned cell exposes ``out_channels`` (channels of its four NCHW outputs).
     """
-    if type not in BACKBONES:
-        raise ValueError(f"unknown backbone type '{type}' (known: {', '.join(sorted(BACKBONES))})")
-    return BACKBONES[type](**kwargs)
+    return _factory(type)(**kwargs)
 
 
-__all__ = ["BACKBONES", "build_backbone", "ResNetV1c", "SwinTransformer", "resnet50_v1c", "resnet101_v1c",
-           "swin_tiny", "swin_small", "swin_base", "swin_large"]
+def backbone_uses_batch_norm(type: str) -> bool:  # pylint: disable=redefined-builtin
+    """True when the backbone has BatchNorm layers (its factory takes ``sync_bn``)."""
+    return "sync_bn" in inspect.signature(_factory(type)).parameters
+
+
+__all__ = ["BACKBONES", "build_backbone", "backbone_uses_batch_norm", "ResNetV1c", "SwinTransformer",
+           "resnet50_v1c", "resnet101_v1c", "swin_tiny", "swin_small", "swin_base", "swin_large"]
