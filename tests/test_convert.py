@@ -126,3 +126,16 @@ def test_convert_tool_head_fixture_and_bad_input(fixture_dir, tmp_path, subproce
     assert bad.returncode == 1
     assert "wrong shapes: conv_seg.bias" in bad.stderr
     assert not os.path.exists(tmp_path / "bad.ckpt")
+
+
+def test_pytorch_checkpoint_is_read_without_torch():
+    """A small file saved by torch 2.13 (fp32, fp16, bf16, int64, a transposed view, an offset slice)."""
+    data = os.path.join(ROOT, "tests", "data")
+    state = read_state_dict(os.path.join(data, "tiny_state_dict.pth"))
+    with np.load(os.path.join(data, "tiny_state_dict_expected.npz")) as expected:
+        assert set(state) == set(expected.files)
+        for key in expected.files:
+            np.testing.assert_array_equal(state[key].astype(np.float64), expected[key].astype(np.float64), key)
+    assert state["bn.running_mean"].dtype == np.float16
+    assert state["bn.num_batches_tracked"].dtype == np.int64
+    assert state["proj.weight"].shape == (6, 5)
