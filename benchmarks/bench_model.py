@@ -33,8 +33,6 @@ after the timings. Config leaves can be overridden as ``--section.key value``.
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -46,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
+from benchmarks.common import MODES, check_timing_args, peak_rss_gb, timing_parser  # noqa: E402
 from src.config import Config, load_config, parse_overrides  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
@@ -55,31 +54,17 @@ from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
 from src.utils.optimizer import build_optimizer  # noqa: E402
 from src.utils.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
 
-MODES = ("eval", "train")
 
 
 def parse_args(argv: Optional[List[str]] = None):
     """Declared options and the remaining ``--section.key value`` overrides."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="yaml config file")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    parser.add_argument("--size", type=int, default=None, help="square input side (default: data.crop_size[0])")
-    parser.add_argument("--mode", choices=MODES + ("both",), default="both", help="what to time (default both)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per mode (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first call (default 1)")
+    parser = timing_parser(__doc__)
     parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
                         help="device (default CPU)")
     parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
     args, rest = parser.parse_known_args(argv)
-    if args.batch < 1 or args.steps < 1 or args.warmup < 0:
-        parser.error("--batch and --steps must be positive and --warmup non-negative")
+    check_timing_args(parser, args)
     return args, parse_overrides(rest)
-
-
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (1e9 bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak * (1 if platform.system() == "Darwin" else 1024) / 1e9, 3)
 
 
 def fetch(outputs: Any) -> None:

@@ -41,8 +41,6 @@ names of ``bench_model.py`` plus ``framework``, ``torch_version``, ``threads`` a
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -55,9 +53,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks.torch_reference import ECENetHead, ECENetLoss, SwinTransformer, build_model  # noqa: E402
+from benchmarks.common import MODES, check_timing_args, peak_rss_gb, timing_parser  # noqa: E402
 from src.config import load_config, parse_overrides  # noqa: E402
 
-MODES = ("eval", "train")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FIXTURES = os.environ.get("ECENET_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
 HEAD_FIXTURES = ("fixture_a", "fixture_a_mmcv_q_noact", "fixture_b")
@@ -68,30 +66,17 @@ NO_DECAY_KEYWORDS = ("relative_position_bias_table", "absolute_pos_embed")
 
 def parse_args(argv: Optional[List[str]] = None):
     """Declared options and the remaining ``--section.key value`` config overrides."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="yaml config file")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    parser.add_argument("--size", type=int, default=None, help="square input side (default: data.crop_size[0])")
-    parser.add_argument("--mode", choices=MODES + ("both",), default="both", help="what to time (default both)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per mode (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first call (default 1)")
+    parser = timing_parser(__doc__)
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads (torch.set_num_threads; default: PyTorch's choice)")
     parser.add_argument("--check-fixtures", dest="fixtures", default=DEFAULT_FIXTURES,
                         help="folder of the parity fixtures (default: $ECENET_FIXTURES or ../shared/fixtures); "
                              "skipped when it does not exist or is given as ''")
     args, rest = parser.parse_known_args(argv)
-    if args.batch < 1 or args.steps < 1 or args.warmup < 0:
-        parser.error("--batch and --steps must be positive and --warmup non-negative")
+    check_timing_args(parser, args)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be positive")
     return args, parse_overrides(rest)
-
-
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (1e9 bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak * (1 if platform.system() == "Darwin" else 1024) / 1e9, 3)
 
 
 def load_fixture(path: str):

@@ -62,10 +62,11 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
     ms.set_context(mode=ms.GRAPH_MODE)
     if device_id is None and device_target != "CPU" and "DEVICE_ID" in os.environ:
         device_id = int(os.environ["DEVICE_ID"])
-    if device_id is None or device_target == "CPU":
-        ms.set_device(device_target)
-    else:
+    if device_id is not None and device_target != "CPU":
         ms.set_device(device_target, device_id)
+    elif ms.get_context("device_target") != device_target:
+        # set_device may only be called before the runtime starts; skip it when nothing changes.
+        ms.set_device(device_target)
     if distributed is None:
         distributed = launched_by_msrun()
     if not distributed:
