@@ -33,9 +33,7 @@ after the timings. Config leaves can be overridden as ``--section.key value``.
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
@@ -44,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
-from benchmarks.common import MODES, check_timing_args, peak_rss_gb, timing_parser  # noqa: E402
+from benchmarks.common import MODES, check_timing_args, time_calls, timing_parser  # noqa: E402
 from src.config import Config, load_config, parse_overrides  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
@@ -74,26 +72,6 @@ def fetch(outputs: Any) -> None:
             fetch(item)
     elif isinstance(outputs, ms.Tensor):
         outputs.asnumpy()
-
-
-def time_calls(step: Callable[[], Any], steps: int, warmup: int, batch: int) -> Dict[str, float]:
-    """Time the first call, ``warmup`` untimed calls and ``steps`` timed calls of ``step``.
-
-    A call ends when its outputs are on the host (as in the training and inference loops).
-    """
-    def timed() -> float:
-        start = time.perf_counter()
-        fetch(step())
-        return time.perf_counter() - start
-
-    first = timed()
-    for _ in range(warmup):
-        timed()
-    times = [timed() for _ in range(steps)]
-    median = statistics.median(times)
-    return {"first_call_s": round(first, 3), "compile_s": round(max(first - median, 0.0), 3),
-            "step_median_s": round(median, 4), "step_min_s": round(min(times), 4),
-            "images_per_s": round(batch / median, 3), "peak_rss_gb": peak_rss_gb()}
 
 
 def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
@@ -126,11 +104,11 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     modes = MODES if args.mode == "both" else (args.mode,)
     if "eval" in modes:
         model.set_train(False)
-        result["eval"] = time_calls(lambda: model(img), args.steps, args.warmup, args.batch)
+        result["eval"] = time_calls(lambda: fetch(model(img)), args.steps, args.warmup, args.batch)
     if "train" in modes:
         label = ms.Tensor(rng.integers(0, num_classes, (args.batch, size, size)).astype(np.int32))
         step = build_train_step(cfg, model, 1 + args.warmup + args.steps)
-        result["train"] = time_calls(lambda: step(img, label), args.steps, args.warmup, args.batch)
+        result["train"] = time_calls(lambda: fetch(step(img, label)), args.steps, args.warmup, args.batch)
     if not args.no_macs:
         summary = complexity_summary(model, size, size)
         result["params"] = summary["params"]

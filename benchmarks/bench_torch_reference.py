@@ -41,9 +41,7 @@ names of ``bench_model.py`` plus ``framework``, ``torch_version``, ``threads`` a
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,7 +51,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks.torch_reference import ECENetHead, ECENetLoss, SwinTransformer, build_model  # noqa: E402
-from benchmarks.common import MODES, check_timing_args, peak_rss_gb, timing_parser  # noqa: E402
+from benchmarks.common import MODES, check_timing_args, time_calls, timing_parser  # noqa: E402
 from src.config import load_config, parse_overrides  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -151,23 +149,6 @@ def check_parity(folder: str) -> Dict[str, Any]:
     result["max_abs_diff"] = max(diffs) if diffs else None
     result["passed"] = bool(diffs) and max(diffs) <= TOLERANCE
     return result
-
-
-def time_calls(step: Callable[[], Any], steps: int, warmup: int, batch: int) -> Dict[str, float]:
-    """Time the first call, ``warmup`` untimed calls and ``steps`` timed calls of ``step``."""
-    def timed() -> float:
-        start = time.perf_counter()
-        step()
-        return time.perf_counter() - start
-
-    first = timed()
-    for _ in range(warmup):
-        timed()
-    times = [timed() for _ in range(steps)]
-    median = statistics.median(times)
-    return {"first_call_s": round(first, 3), "compile_s": round(max(first - median, 0.0), 3),
-            "step_median_s": round(median, 4), "step_min_s": round(min(times), 4),
-            "images_per_s": round(batch / median, 3), "peak_rss_gb": peak_rss_gb()}
 
 
 def param_groups(model: nn.Module, weight_decay: float, lr: float, head_lr_mult: float) -> List[Dict[str, Any]]:

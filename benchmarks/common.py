@@ -16,6 +16,9 @@
 import argparse
 import platform
 import resource
+import statistics
+import time
+from typing import Any, Callable, Dict
 
 MODES = ("eval", "train")
 
@@ -42,3 +45,23 @@ def peak_rss_gb() -> float:
     """Peak resident memory of this process so far, in GB (1e9 bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak * (1 if platform.system() == "Darwin" else 1024) / 1e9, 3)
+
+
+def time_calls(step: Callable[[], Any], steps: int, warmup: int, batch: int) -> Dict[str, float]:
+    """Time the first call, ``warmup`` untimed calls and ``steps`` timed calls of ``step``.
+
+    ``step`` must return only once its results are on the host.
+    """
+    def timed() -> float:
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+
+    first = timed()
+    for _ in range(warmup):
+        timed()
+    times = [timed() for _ in range(steps)]
+    median = statistics.median(times)
+    return {"first_call_s": round(first, 3), "compile_s": round(max(first - median, 0.0), 3),
+            "step_median_s": round(median, 4), "step_min_s": round(min(times), 4),
+            "images_per_s": round(batch / median, 3), "peak_rss_gb": peak_rss_gb()}
