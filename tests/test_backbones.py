@@ -23,7 +23,8 @@ import mindspore as ms
 from mindspore import nn
 
 from src.models.backbones import build_backbone
-from src.models.backbones.swin import SwinTransformer, relative_position_index
+from src.models.backbones.swin import (SwinTransformer, relative_position_index, window_gather_index,
+                                       window_scatter_index)
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
@@ -184,3 +185,29 @@ def test_resnet_dilated_and_depth101():
 def test_unknown_backbone_type():
     with pytest.raises(ValueError, match="unknown backbone type 'vgg'.*swin_base"):
         build_backbone("vgg")
+
+
+def reference_windows(x: np.ndarray, window_size: int, shift: int) -> np.ndarray:
+    """mmseg's order of operations on (B, H, W, C): zero-pad right/bottom, roll by -shift, partition."""
+    b, h, w, c = x.shape
+    pad_h, pad_w = -h % window_size, -w % window_size
+    x = np.pad(x, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
+    x = np.roll(x, (-shift, -shift), axis=(1, 2))
+    hp, wp = h + pad_h, w + pad_w
+    x = x.reshape(b, hp // window_size, window_size, wp // window_size, window_size, c)
+    return x.transpose(0, 1, 3, 2, 4, 5).reshape(-1, window_size * window_size, c)
+
+
+@pytest.mark.parametrize("h, w, window_size, shift", [(14, 14, 7, 0), (14, 14, 7, 3), (10, 13, 7, 3),
+                                                      (5, 4, 7, 3), (9, 11, 4, 2)])
+def test_window_gather_matches_pad_roll_partition(h, w, window_size, shift):
+    rng = np.random.default_rng(0)
+    b, c = 2, 3
+    x = rng.standard_normal((b, h, w, c)).astype(np.float32)
+    rows = np.concatenate([x.reshape(b * h * w, c), np.zeros((1, c), np.float32)])
+    gather = window_gather_index(b, h, w, window_size, shift).asnumpy()
+    windows = rows[gather].reshape(-1, window_size * window_size, c)
+    np.testing.assert_array_equal(windows, reference_windows(x, window_size, shift))
+    # The scatter index undoes it: window reverse, roll back, crop.
+    scatter = window_scatter_index(b, h, w, window_size, shift).asnumpy()
+    np.testing.assert_array_equal(windows.reshape(-1, c)[scatter].reshape(b, h, w, c), x)

@@ -20,7 +20,7 @@ BatchNorm eps 1e-5 and momentum 0.1 (MindSpore momentum 0.9), exact GELU, explic
 from typing import Optional
 
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import mint, nn, ops
 
 LN_EPS = 1e-5
 BN_EPS = 1e-5
@@ -83,8 +83,20 @@ class ChannelLayerNorm(nn.LayerNorm):
         super().__init__((num_features,), epsilon=LN_EPS)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = super().construct(ops.transpose(x, (0, 2, 3, 1)))
-        return ops.transpose(x, (0, 3, 1, 2))
+        x = super().construct(mint.permute(x, (0, 2, 3, 1)))
+        return mint.permute(x, (0, 3, 1, 2))
+
+
+class GELU(nn.Cell):
+    """Exact GELU, ``x * 0.5 * (1 + erf(x / sqrt(2)))``, on any shape.
+
+    Same function as ``nn.GELU(approximate=False)``, written with a multiplication instead of
+    its division: on CPU the division's output buffers are not reused within a graph, which costs
+    one feature-map-sized buffer per call.
+    """
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return x * 0.5 * (1.0 + ops.erf(x * 0.7071067811865476))
 
 
 class DropPath(nn.Cell):

@@ -35,7 +35,10 @@ Element-wise operations (activations, softmax, add, mul), other reductions, resh
 pixel shuffles are not counted, as in fvcore. A resize to the size a map already has is skipped
 by this implementation and so not counted; the release runs six such no-op resizes in the head
 (the four fused maps, the finest mask and the total mask), which fvcore counts as
-4 x (4C + 2K) x (H/4) x (W/4) MACs, about 0.14 % of the official head.
+4 x (4C + 2K) x (H/4) x (W/4) MACs, about 0.14 % of the official head. In the other direction,
+the class masks of each SAU layer (the cross-attention logits averaged over heads) are computed
+here as one matmul of the full query and key vectors, K x C x (H_i W_i) MACs per layer (+1.4 % of
+the head), where the release takes a mean that fvcore does not count.
 
 The count runs the network once in PyNative mode on a zero input. Layer cells are counted by
 forward hooks; ``ops.matmul``, the ``MatMul``/``BatchMatMul`` primitives, ``ops.interpolate``,

@@ -27,10 +27,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import mint, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
-from src.models.layers import DropPath, conv2d, layer_norm
+from src.models.layers import GELU, DropPath, conv2d, layer_norm
 
 HwShape = Tuple[int, int]
 
@@ -69,28 +69,50 @@ def window_partition(x: ms.Tensor, window_size: int) -> ms.Tensor:
     """(B, H, W, C) with H, W multiples of the window -> (B * nW, w * w, C)."""
     b, h, w, c = x.shape
     x = x.reshape(b, h // window_size, window_size, w // window_size, window_size, c)
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    x = mint.permute(x, (0, 1, 3, 2, 4, 5))
     return x.reshape(-1, window_size * window_size, c)
 
 
-def window_reverse(windows: ms.Tensor, h: int, w: int, window_size: int) -> ms.Tensor:
-    """(B * nW, w * w, C) -> (B, H, W, C); inverse of :func:`window_partition`."""
-    c = windows.shape[-1]
-    x = windows.reshape(-1, h // window_size, w // window_size, window_size, window_size, c)
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return x.reshape(-1, h, w, c)
+def _padded(size: int, window_size: int) -> int:
+    return size + (window_size - size % window_size) % window_size
 
 
-def roll_hw(x: ms.Tensor, shift: int) -> ms.Tensor:
-    """``torch.roll(x, (shift, shift), dims=(1, 2))`` on (B, H, W, C) with slicing and concat."""
-    h, w = x.shape[1], x.shape[2]
-    sh = shift % h
-    sw = shift % w
-    if sh:
-        x = ops.cat((x[:, h - sh:], x[:, :h - sh]), axis=1)
-    if sw:
-        x = ops.cat((x[:, :, w - sw:], x[:, :, :w - sw]), axis=2)
-    return x
+def _window_source_grid(h: int, w: int, window_size: int, shift: int) -> np.ndarray:
+    """Source token (``y * w + x``, or ``h * w`` for padding) of every position of the padded map
+    after ``torch.roll(-shift)``, listed in window order: (Hp * Wp,) int64."""
+    h_pad, w_pad = _padded(h, window_size), _padded(w, window_size)
+    rows, cols = np.meshgrid(np.arange(h_pad), np.arange(w_pad), indexing="ij")
+    rows = (rows + shift) % h_pad
+    cols = (cols + shift) % w_pad
+    source = np.where((rows < h) & (cols < w), rows * w + cols, h * w)
+    source = source.reshape(h_pad // window_size, window_size, w_pad // window_size, window_size)
+    return source.transpose(0, 2, 1, 3).reshape(-1)
+
+
+@ms.constexpr
+def window_gather_index(batch: int, h: int, w: int, window_size: int, shift: int) -> ms.Tensor:
+    """Rows of ``cat(x.reshape(B * H * W, C), zero row)`` that form the shifted windows.
+
+    One gather then does the zero padding to window multiples, the cyclic shift by ``-shift`` and
+    the window partition of mmseg: (B * Hp * Wp,) int32, batch-major, windows in row-major order.
+    """
+    source = _window_source_grid(h, w, window_size, shift)
+    tokens = h * w
+    offsets = np.arange(batch).reshape(batch, 1) * tokens
+    index = np.where(source == tokens, batch * tokens, source.reshape(1, -1) + offsets)
+    return ms.Tensor(index.reshape(-1).astype(np.int32))
+
+
+@ms.constexpr
+def window_scatter_index(batch: int, h: int, w: int, window_size: int, shift: int) -> ms.Tensor:
+    """Inverse of :func:`window_gather_index`: for each token of (B, H*W), its row among the
+    window outputs (B * Hp * Wp rows), i.e. window reverse, shift back and crop: (B * H * W,) int32."""
+    source = _window_source_grid(h, w, window_size, shift)
+    valid = np.nonzero(source < h * w)[0]
+    position = np.empty(h * w, np.int64)
+    position[source[valid]] = valid
+    offsets = np.arange(batch).reshape(batch, 1) * source.size
+    return ms.Tensor((position.reshape(1, -1) + offsets).reshape(-1).astype(np.int32))
 
 
 def shift_window_mask(h_pad: int, w_pad: int, window_size: int, shift_size: int) -> ms.Tensor:
@@ -129,7 +151,7 @@ class PatchEmbed(nn.Cell):
         x = pad_end(pad_end(x, 3, pad_w), 2, pad_h)
         x = self.projection(x)
         b, c, out_h, out_w = x.shape
-        x = ops.transpose(x.reshape(b, c, out_h * out_w), (0, 2, 1))
+        x = mint.permute(x.reshape(b, c, out_h * out_w), (0, 2, 1))
         return self.norm(x), (out_h, out_w)
 
 
@@ -155,7 +177,7 @@ class PatchMerging(nn.Cell):
         out_h = (h + pad_h) // 2
         out_w = (w + pad_w) // 2
         x = x.reshape(b, out_h, 2, out_w, 2, c)
-        x = ops.transpose(x, (0, 1, 3, 5, 2, 4)).reshape(b, out_h * out_w, 4 * c)
+        x = mint.permute(x, (0, 1, 3, 5, 2, 4)).reshape(b, out_h * out_w, 4 * c)
         x = self.reduction(self.norm(x))
         return x, (out_h, out_w)
 
@@ -180,17 +202,22 @@ class WindowMSA(nn.Cell):
     def construct(self, x: ms.Tensor, mask: Optional[ms.Tensor] = None) -> ms.Tensor:
         """``mask``: (nW, N, N) added per window, or None."""
         b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads)
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        head_dim = c // self.num_heads
+        # Split on the last axis, then one transpose each: slicing a transposed qkv is slow on CPU.
+        q, k, v = ops.split(self.qkv(x), c, axis=-1)
+        q = ops.transpose(q.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
+        k = ops.transpose(k.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
+        v = ops.transpose(v.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
         attn = self.matmul_qk(q * self.scale, k)
         bias = ops.gather(self.relative_position_bias_table, self.relative_position_index, 0)
-        bias = ops.transpose(bias.reshape(n, n, self.num_heads), (2, 0, 1))
-        attn = attn + bias.expand_dims(0)
+        bias = mint.permute(bias.reshape(n, n, self.num_heads), (2, 0, 1))
+        # Broadcasts are materialised before adding: a broadcasting Add keeps its output buffer
+        # alive for the rest of the graph on CPU.
+        attn = attn + ops.broadcast_to(bias.expand_dims(0), attn.shape)
         if mask is not None:
             num_windows = mask.shape[0]
             attn = attn.reshape(b // num_windows, num_windows, self.num_heads, n, n)
-            attn = attn + mask.reshape(1, num_windows, 1, n, n)
+            attn = attn + ops.broadcast_to(mask.reshape(1, num_windows, 1, n, n), attn.shape)
             attn = attn.reshape(b, self.num_heads, n, n)
         attn = self.softmax(attn)
         x = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3)).reshape(b, n, c)
@@ -211,24 +238,18 @@ class ShiftWindowMSA(nn.Cell):
         b, _, c = x.shape
         h, w = hw_shape
         ws = self.window_size
-        x = x.reshape(b, h, w, c)
-        pad_b = (ws - h % ws) % ws
-        pad_r = (ws - w % ws) % ws
-        x = pad_end(pad_end(x, 2, pad_r), 1, pad_b)
-        h_pad = h + pad_b
-        w_pad = w + pad_r
+        # Padding, cyclic shift and window partition are one gather (and their inverse another):
+        # strided slices and transposes of the token map are slow on CPU.
+        rows = ops.cat((x.reshape(b * h * w, c), ops.zeros((1, c), x.dtype)), axis=0)
+        windows = ops.gather(rows, window_gather_index(b, h, w, ws, self.shift_size), 0)
+        windows = windows.reshape(-1, ws * ws, c)
         if self.shift_size > 0:
-            x = roll_hw(x, -self.shift_size)
-            mask = shift_window_mask(h_pad, w_pad, ws, self.shift_size).astype(x.dtype)
-            windows = self.w_msa(window_partition(x, ws), mask)
+            mask = shift_window_mask(_padded(h, ws), _padded(w, ws), ws, self.shift_size).astype(x.dtype)
+            windows = self.w_msa(windows, mask)
         else:
-            windows = self.w_msa(window_partition(x, ws))
-        x = window_reverse(windows, h_pad, w_pad, ws)
-        if self.shift_size > 0:
-            x = roll_hw(x, self.shift_size)
-        if pad_b or pad_r:
-            x = x[:, :h, :w, :]
-        return x.reshape(b, h * w, c)
+            windows = self.w_msa(windows)
+        out = ops.gather(windows.reshape(-1, c), window_scatter_index(b, h, w, ws, self.shift_size), 0)
+        return out.reshape(b, h * w, c)
 
 
 class FFN(nn.Cell):
@@ -240,7 +261,7 @@ class FFN(nn.Cell):
     def __init__(self, embed_dims: int, hidden_dims: int) -> None:
         super().__init__()
         self.layers = nn.SequentialCell([
-            nn.SequentialCell([dense(embed_dims, hidden_dims), nn.GELU(approximate=False)]),
+            nn.SequentialCell([dense(embed_dims, hidden_dims), GELU()]),
             dense(hidden_dims, embed_dims),
         ])
 

@@ -23,7 +23,7 @@ from typing import Sequence, Tuple
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.models.layers import ChannelLayerNorm, ConvModule, batch_norm2d, conv2d, layer_norm
+from src.models.layers import GELU, ChannelLayerNorm, ConvModule, batch_norm2d, conv2d, layer_norm
 
 
 class FeatureReconstruction(nn.Cell):
@@ -131,8 +131,12 @@ class ClassCrossAttention(nn.Cell):
     are softmax(-S) over classes (the release computes softmax(rowmax(S) - S); the checkpoint
     was trained with it).
 
+    The pixel axis stays last throughout (queries as (d, HW) per head, outputs as (d, HW)), so no
+    pixel-sized tensor is transposed; the head-averaged logits are one matmul of the full
+    query and key vectors, which equals the mean of the per-head logits.
+
     Inputs: query map (B, C, H, W), class embeddings (B, K, C).
-    Returns (output (B, C, H, W), mask logits (B, H*W, K)).
+    Returns (output (B, C, H, W), mask logits (B, K, H, W)).
     """
 
     def __init__(self, channels: int, num_heads: int, q_act: bool) -> None:
@@ -143,19 +147,22 @@ class ClassCrossAttention(nn.Cell):
         self.q = DepthwiseSeparableConv(channels, q_act)
         self.kv = nn.Dense(channels, channels * 2, has_bias=False)
         self.proj = conv2d(channels, channels, 1, bias=True)
+        self.matmul_ta = ops.BatchMatMul(transpose_a=True)
+        self.matmul_tt = ops.BatchMatMul(transpose_a=True, transpose_b=True)
 
     def construct(self, x: ms.Tensor, tokens: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor]:
         b, c, h, w = x.shape
         k_num = tokens.shape[1]
-        q = self.q(x).reshape(b, self.num_heads, self.head_dim, h * w).transpose(0, 1, 3, 2)
-        kv = self.kv(tokens).transpose(0, 2, 1)  # (B, 2C, K): k = first C channels, v = last C
-        k = kv[:, :c].reshape(b, self.num_heads, self.head_dim, k_num)
-        v = kv[:, c:].reshape(b, self.num_heads, self.head_dim, k_num).transpose(0, 1, 3, 2)
-        logits = ops.matmul(q, k) * self.scale  # (B, heads, HW, K)
-        masks = logits.mean(axis=1)
-        attn = ops.softmax(-logits, axis=-1)
-        out = ops.matmul(attn, v).transpose(0, 1, 3, 2).reshape(b, c, h, w)
-        return self.proj(out), masks
+        heads, head_dim = self.num_heads, self.head_dim
+        q = self.q(x).reshape(b, c, h * w)
+        k, v = ops.split(self.kv(tokens), c, axis=-1)  # (B, K, C) each
+        k_heads = ops.transpose(k.reshape(b, k_num, heads, head_dim), (0, 2, 3, 1))  # (B, heads, d, K)
+        v_heads = ops.transpose(v.reshape(b, k_num, heads, head_dim), (0, 2, 1, 3))  # (B, heads, K, d)
+        neg_logits = self.matmul_ta(q.reshape(b, heads, head_dim, h * w) * (-self.scale), k_heads)
+        attn = ops.softmax(neg_logits, axis=-1)  # (B, heads, HW, K)
+        out = self.matmul_tt(v_heads, attn).reshape(b, c, h, w)  # (B, heads, d, HW) -> NCHW
+        masks = ops.matmul(k, q) * (self.scale / heads)  # (B, K, HW)
+        return self.proj(out), masks.reshape(b, k_num, h, w)
 
 
 class SemanticsAttention(nn.Cell):
@@ -178,18 +185,16 @@ class SemanticsAttention(nn.Cell):
         self.mlp = nn.SequentialCell([
             conv2d(channels, hidden, 1),
             conv2d(hidden, hidden, 3, padding=1, groups=hidden),
-            nn.GELU(approximate=False),
+            GELU(),
             nn.Dropout(p=0.0),
             conv2d(hidden, channels, 1),
             nn.Dropout(p=0.0),
         ])
 
     def construct(self, x: ms.Tensor, tokens: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor]:
-        b, _, h, w = x.shape
         attn_out, masks = self.cross_attn(self.norm_low(x), self.norm_high(tokens))
         out = attn_out + x
         out = self.mlp(self.norm_mlp(out)) + out
-        masks = masks.transpose(0, 2, 1).reshape(b, -1, h, w)
         return out, masks
 
 
