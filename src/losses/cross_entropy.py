@@ -50,7 +50,12 @@ class SegCrossEntropyLoss(nn.Cell):
         logits = resize(ops.cast(logits, ms.float32), label.shape[-2:], self.align_corners)
         valid = ops.not_equal(label, self.ignore_index)
         safe_label = ops.where(valid, label, ops.zeros_like(label))
-        log_prob = ops.log_softmax(logits, axis=1)
-        picked = ops.gather_elements(log_prob, 1, ops.expand_dims(safe_label, 1))
-        loss = -ops.squeeze(picked, 1) * ops.cast(valid, ms.float32)
+        # ce = logsumexp(x) - x[label], with the per-pixel maximum subtracted first. Written out
+        # because the log_softmax over the channel axis is several times slower to differentiate
+        # on CPU; the maximum is a constant shift (no gradient) and is broadcast explicitly.
+        peak = ops.stop_gradient(logits.max(axis=1, keepdims=True))
+        shifted = logits - ops.broadcast_to(peak, logits.shape)
+        log_sum = ops.log(ops.reduce_sum(ops.exp(shifted), 1))
+        picked = ops.squeeze(ops.gather_elements(shifted, 1, ops.expand_dims(safe_label, 1)), 1)
+        loss = (log_sum - picked) * ops.cast(valid, ms.float32)
         return ops.mean(loss) * self.loss_weight

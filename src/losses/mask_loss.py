@@ -16,9 +16,17 @@
 
 Embedding k predicts the mask of class k (no matching). Targets are the binary masks
 ``label == k``; ignored pixels are negatives for every class. Only classes present in an image
-count: both terms are computed for all K classes with one-hot targets, multiplied by a presence
-vector and divided by the number of present masks, which keeps every shape static.
+count: both terms are computed for all K classes, multiplied by a presence vector and divided by
+the number of present masks, which keeps every shape static.
+
+The one-hot targets are never built. Every pixel is a negative for all classes but its label, so
+each per-mask sum is the sum of the negative-target loss over all pixels plus, at each pixel's
+own class, the difference between the positive and the negative loss; the per-class sums of
+those differences (and of the target areas and intersections) are segment sums over the labels.
+That halves the full-resolution (B, K, H, W) intermediates of the direct formula.
 """
+from typing import Tuple
+
 import mindspore as ms
 from mindspore import nn, ops
 from mindspore.communication import get_group_size
@@ -79,13 +87,6 @@ class ClassMaskLoss(nn.Cell):
         self.distributed = bool(distributed)
         self.group_size = float(get_group_size()) if distributed else 1.0
         self.all_reduce = ops.AllReduce() if distributed else None
-        self.class_ids = ms.Tensor(list(range(self.num_classes)), ms.int32).reshape(1, -1, 1, 1)
-
-    def one_hot_targets(self, label: ms.Tensor) -> ms.Tensor:
-        """(B, H, W) labels -> (B, K, H, W) float32 binary masks; ignored pixels are all zero."""
-        label = ops.cast(label, ms.int32)
-        label = ops.where(ops.equal(label, self.ignore_index), ops.full_like(label, -1), label)
-        return ops.cast(ops.equal(ops.expand_dims(label, 1), self.class_ids), ms.float32)
 
     def count_masks(self, presence: ms.Tensor) -> ms.Tensor:
         """Number of present masks (averaged over devices when distributed), at least 1."""
@@ -94,30 +95,56 @@ class ClassMaskLoss(nn.Cell):
             num_masks = self.all_reduce(num_masks) / self.group_size
         return ops.clamp(ops.stop_gradient(num_masks), min=1.0)
 
-    def pixel_loss(self, logits: ms.Tensor, targets: ms.Tensor) -> ms.Tensor:
-        """Focal or BCE loss per pixel: (B, K, N) -> (B, K, N)."""
-        bce = ops.maximum(logits, 0.0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
+    def pixel_losses(self, logits: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor]:
+        """Focal or BCE loss of each logit as a negative and as a positive: two tensors shaped as x.
+
+        bce(x, 0) = softplus(x) and bce(x, 1) = softplus(x) - x; for the focal loss
+        p_t = 1 - p for a negative and p for a positive, alpha_t = 1 - alpha and alpha.
+        """
+        softplus = ops.softplus(logits)
         if not self.use_focal:
-            return bce
+            return softplus, softplus - logits
         prob = ops.sigmoid(logits)
-        p_t = prob * targets + (1.0 - prob) * (1.0 - targets)
-        alpha_t = self.focal_alpha * targets + (1.0 - self.focal_alpha) * (1.0 - targets)
-        return alpha_t * bce * ops.pow(1.0 - p_t, self.focal_gamma)
+        gamma = self.focal_gamma
+        negative = (1.0 - self.focal_alpha) * softplus * self._power(prob, gamma)
+        positive = self.focal_alpha * (softplus - logits) * self._power(1.0 - prob, gamma)
+        return negative, positive
+
+    @staticmethod
+    def _power(x: ms.Tensor, exponent: float) -> ms.Tensor:
+        return x * x if exponent == 2.0 else ops.pow(x, exponent)
 
     def construct(self, mask_logits: ms.Tensor, label: ms.Tensor) -> ms.Tensor:
-        targets = self.one_hot_targets(label)
-        batch, classes, height, width = targets.shape
+        batch, height, width = label.shape
+        classes = self.num_classes
+        pixels = height * width
         logits = resize(ops.cast(mask_logits, ms.float32), (height, width), False)
-        logits = logits.reshape(batch, classes, height * width)
-        targets = targets.reshape(batch, classes, height * width)
-        presence = ops.cast(ops.reduce_sum(targets, 2) > 0, ms.float32)
+        logits = logits.reshape(batch, classes, pixels)
+        label = ops.cast(label, ms.int32).reshape(batch, 1, pixels)
+        valid = ops.not_equal(label, self.ignore_index)
+        own_class = ops.where(valid, label, ops.zeros_like(label))
+        own_logit = ops.gather_elements(logits, 1, own_class).reshape(batch, pixels)
+        valid = ops.cast(valid, ms.float32).reshape(batch, pixels)
+        # Segment b * K + k collects the pixels of image b labelled k (ignored pixels add zeros).
+        offsets = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * classes
+        segments = (own_class.reshape(batch, pixels) + offsets).reshape(-1)
+
+        def per_class(values: ms.Tensor) -> ms.Tensor:
+            """(B, H*W) per-pixel values -> (B, K) sums over each class's pixels."""
+            sums = ops.unsorted_segment_sum((values * valid).reshape(-1), segments, batch * classes)
+            return sums.reshape(batch, classes)
+
+        area = ops.stop_gradient(per_class(ops.ones_like(valid)))  # sum(t) per mask
+        presence = ops.cast(area > 0, ms.float32)
         num_masks = self.count_masks(presence)
 
-        mask_term = ops.mean(self.pixel_loss(logits, targets), 2)
-        prob = ops.sigmoid(logits)
-        numerator = 2.0 * ops.reduce_sum(prob * targets, 2)
-        denominator = ops.reduce_sum(prob, 2) + ops.reduce_sum(targets, 2)
-        dice_term = 1.0 - (numerator + 1.0) / (denominator + 1.0)
+        negative, _ = self.pixel_losses(logits)
+        own_negative, own_positive = self.pixel_losses(own_logit)
+        mask_sum = ops.reduce_sum(negative, 2) + per_class(own_positive - own_negative)
+        mask_term = mask_sum * (1.0 / pixels)
+        intersection = per_class(ops.sigmoid(own_logit))  # sum(p t) per mask
+        prob_sum = ops.reduce_sum(ops.sigmoid(logits), 2)
+        dice_term = 1.0 - (2.0 * intersection + 1.0) / (prob_sum + area + 1.0)
 
         mask_loss = ops.reduce_sum(mask_term * presence) / num_masks
         dice_loss = ops.reduce_sum(dice_term * presence) / num_masks
