@@ -17,7 +17,7 @@
 All defaults follow PyTorch/mmcv (the official weights were trained there): LayerNorm eps 1e-5,
 BatchNorm eps 1e-5 and momentum 0.1 (MindSpore momentum 0.9), exact GELU, explicit padding.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import mindspore as ms
 from mindspore import mint, nn, ops
@@ -97,6 +97,21 @@ class GELU(nn.Cell):
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         return x * 0.5 * (1.0 + ops.erf(x * 0.7071067811865476))
+
+
+class Softmax(nn.Cell):
+    """Softmax over the last axis, with its gradient ``y * (dy - sum(dy * y))`` written out.
+
+    The built-in gradient subtracts with an implicit broadcast, whose full-size buffer the CPU
+    runtime does not reuse within the graph; here the sum is broadcast explicitly.
+    """
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return ops.softmax(x, axis=-1)
+
+    def bprop(self, x: ms.Tensor, out: ms.Tensor, dout: ms.Tensor) -> Tuple[ms.Tensor]:
+        total = (dout * out).sum(axis=-1, keepdims=True)
+        return (out * (dout - ops.broadcast_to(total, out.shape)),)
 
 
 class DropPath(nn.Cell):

@@ -30,7 +30,7 @@ import mindspore as ms
 from mindspore import mint, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
-from src.models.layers import GELU, DropPath, conv2d, layer_norm
+from src.models.layers import GELU, DropPath, Softmax, conv2d, layer_norm
 
 HwShape = Tuple[int, int]
 
@@ -197,7 +197,7 @@ class WindowMSA(nn.Cell):
         self.qkv = dense(embed_dims, 3 * embed_dims, bias=qkv_bias)
         self.proj = dense(embed_dims, embed_dims)
         self.matmul_qk = ops.BatchMatMul(transpose_b=True)
-        self.softmax = nn.Softmax(axis=-1)
+        self.softmax = Softmax()
 
     def construct(self, x: ms.Tensor, mask: Optional[ms.Tensor] = None) -> ms.Tensor:
         """``mask``: (nW, N, N) added per window, or None."""

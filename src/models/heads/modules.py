@@ -23,7 +23,7 @@ from typing import Sequence, Tuple
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.models.layers import GELU, ChannelLayerNorm, ConvModule, batch_norm2d, conv2d, layer_norm
+from src.models.layers import GELU, ChannelLayerNorm, ConvModule, Softmax, batch_norm2d, conv2d, layer_norm
 
 
 class FeatureReconstruction(nn.Cell):
@@ -149,6 +149,7 @@ class ClassCrossAttention(nn.Cell):
         self.proj = conv2d(channels, channels, 1, bias=True)
         self.matmul_ta = ops.BatchMatMul(transpose_a=True)
         self.matmul_tt = ops.BatchMatMul(transpose_a=True, transpose_b=True)
+        self.softmax = Softmax()
 
     def construct(self, x: ms.Tensor, tokens: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor]:
         b, c, h, w = x.shape
@@ -159,7 +160,7 @@ class ClassCrossAttention(nn.Cell):
         k_heads = ops.transpose(k.reshape(b, k_num, heads, head_dim), (0, 2, 3, 1))  # (B, heads, d, K)
         v_heads = ops.transpose(v.reshape(b, k_num, heads, head_dim), (0, 2, 1, 3))  # (B, heads, K, d)
         neg_logits = self.matmul_ta(q.reshape(b, heads, head_dim, h * w) * (-self.scale), k_heads)
-        attn = ops.softmax(neg_logits, axis=-1)  # (B, heads, HW, K)
+        attn = self.softmax(neg_logits)  # (B, heads, HW, K)
         out = self.matmul_tt(v_heads, attn).reshape(b, c, h, w)  # (B, heads, d, HW) -> NCHW
         masks = ops.matmul(k, q) * (self.scale / heads)  # (B, K, HW)
         return self.proj(out), masks.reshape(b, k_num, h, w)
