@@ -132,6 +132,21 @@ def shift_window_mask(h_pad: int, w_pad: int, window_size: int, shift_size: int)
     return (diff != 0).astype(ms.float32) * -100.0
 
 
+@ms.constexpr
+def head_split_index(batch: int, tokens: int, heads: int, part: int) -> ms.Tensor:
+    """Rows of ``qkv.reshape(B * N * 3 * heads, d)`` holding q (part 0), k (1) or v (2), in
+    (B, heads, N) order: (B * heads * N,) int32."""
+    rows = np.arange(batch * tokens * 3 * heads).reshape(batch, tokens, 3, heads)[:, :, part]
+    return ms.Tensor(rows.transpose(0, 2, 1).reshape(-1).astype(np.int32))
+
+
+@ms.constexpr
+def head_merge_index(batch: int, tokens: int, heads: int) -> ms.Tensor:
+    """Rows of ``out.reshape(B * heads * N, d)`` in (B, N, heads) order: (B * N * heads,) int32."""
+    rows = np.arange(batch * heads * tokens).reshape(batch, heads, tokens)
+    return ms.Tensor(rows.transpose(0, 2, 1).reshape(-1).astype(np.int32))
+
+
 class PatchEmbed(nn.Cell):
     """Non-overlapping patch embedding: (B, 3, H, W) -> (B, ceil(H/p) * ceil(W/p), C).
 
@@ -202,12 +217,14 @@ class WindowMSA(nn.Cell):
     def construct(self, x: ms.Tensor, mask: Optional[ms.Tensor] = None) -> ms.Tensor:
         """``mask``: (nW, N, N) added per window, or None."""
         b, n, c = x.shape
-        head_dim = c // self.num_heads
-        # Split on the last axis, then one transpose each: slicing a transposed qkv is slow on CPU.
-        q, k, v = ops.split(self.qkv(x), c, axis=-1)
-        q = ops.transpose(q.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
-        k = ops.transpose(k.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
-        v = ops.transpose(v.reshape(b, n, self.num_heads, head_dim), (0, 2, 1, 3))
+        heads = self.num_heads
+        head_dim = c // heads
+        # The (B', N, 3, heads, d) -> 3 x (B', heads, N, d) reorder is done by row gathers:
+        # slicing a transposed qkv is slow on CPU, and transposes keep their buffers alive.
+        rows = self.qkv(x).reshape(-1, head_dim)
+        q = ops.gather(rows, head_split_index(b, n, heads, 0), 0).reshape(b, heads, n, head_dim)
+        k = ops.gather(rows, head_split_index(b, n, heads, 1), 0).reshape(b, heads, n, head_dim)
+        v = ops.gather(rows, head_split_index(b, n, heads, 2), 0).reshape(b, heads, n, head_dim)
         attn = self.matmul_qk(q * self.scale, k)
         bias = ops.gather(self.relative_position_bias_table, self.relative_position_index, 0)
         bias = mint.permute(bias.reshape(n, n, self.num_heads), (2, 0, 1))
@@ -220,8 +237,8 @@ class WindowMSA(nn.Cell):
             attn = attn + ops.broadcast_to(mask.reshape(1, num_windows, 1, n, n), attn.shape)
             attn = attn.reshape(b, self.num_heads, n, n)
         attn = self.softmax(attn)
-        x = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3)).reshape(b, n, c)
-        return self.proj(x)
+        x = ops.gather(ops.matmul(attn, v).reshape(-1, head_dim), head_merge_index(b, n, heads), 0)
+        return self.proj(x.reshape(b, n, c))
 
 
 class ShiftWindowMSA(nn.Cell):
