@@ -74,6 +74,7 @@ def window_partition(x: ms.Tensor, window_size: int) -> ms.Tensor:
 
 
 def _padded(size: int, window_size: int) -> int:
+    """``size`` rounded up to a multiple of the window."""
     return size + (window_size - size % window_size) % window_size
 
 
