@@ -27,6 +27,20 @@ import yaml
 
 BASE_KEY = "__BASE__"
 
+# The ``loss`` section's keys and defaults, shared by the MindSpore losses and the PyTorch
+# benchmark reference (which cannot import MindSpore code).
+LOSS_DEFAULTS: Dict[str, Any] = {
+    "ce_weight": 1.0,
+    "mask_loss": True,
+    "mask_weight": 5.0,
+    "dice_weight": 2.0,
+    "mask_loss_weight": 1.0,
+    "mask_type": "focal",
+    "div_loss": True,
+    "div_weight": 0.2,
+    "ignore_index": 255,
+}
+
 
 class ConfigError(ValueError):
     """A config file or an override is invalid."""
@@ -160,3 +174,11 @@ def dump_config(cfg: Dict[str, Any], path: str) -> None:
     plain = cfg.to_dict() if isinstance(cfg, Config) else cfg
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(plain, f, sort_keys=False)
+
+
+def loss_options(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``loss`` section completed with :data:`LOSS_DEFAULTS`; unknown keys raise ``ValueError``."""
+    unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown loss config keys {unknown}; known: {sorted(LOSS_DEFAULTS)}")
+    return dict(LOSS_DEFAULTS, **cfg)

@@ -19,17 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSS_DEFAULTS: Dict[str, Any] = {
-    "ce_weight": 1.0,
-    "mask_loss": True,
-    "mask_weight": 5.0,
-    "dice_weight": 2.0,
-    "mask_loss_weight": 1.0,
-    "mask_type": "focal",
-    "div_loss": True,
-    "div_weight": 0.2,
-    "ignore_index": 255,
-}
+from src.config import loss_options
 
 
 def resize_to(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -82,7 +72,7 @@ class ECENetLoss(nn.Module):
 
     Args:
         div_channels: channel count of each level's diverse branch (half the backbone channels).
-        cfg: the config's ``loss`` section (keys of ``LOSS_DEFAULTS``).
+        cfg: the config's ``loss`` section (keys of ``src.config.LOSS_DEFAULTS``).
 
     ``forward(outputs, label)`` takes the segmentor's training outputs and (B, H, W) int64 labels and
     returns (total, ce, mask, div), each term already weighted.
@@ -90,10 +80,7 @@ class ECENetLoss(nn.Module):
 
     def __init__(self, div_channels: Sequence[int], cfg: Dict[str, Any]) -> None:
         super().__init__()
-        unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown loss config keys {unknown}; known: {sorted(LOSS_DEFAULTS)}")
-        self.opts = dict(LOSS_DEFAULTS, **cfg)
+        self.opts = loss_options(cfg)
         if self.opts["mask_type"] not in ("focal", "bce"):
             raise ValueError(f"mask_type must be 'focal' or 'bce', got '{self.opts['mask_type']}'")
         self.div_channels = tuple(div_channels)

@@ -18,21 +18,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import mindspore as ms
 from mindspore import nn, ops
 
+from src.config import loss_options
 from src.losses.cross_entropy import SegCrossEntropyLoss
 from src.losses.diversity_loss import DiversityLoss
 from src.losses.mask_loss import ClassMaskLoss
-
-LOSS_DEFAULTS: Dict[str, Any] = {
-    "ce_weight": 1.0,
-    "mask_loss": True,
-    "mask_weight": 5.0,
-    "dice_weight": 2.0,
-    "mask_loss_weight": 1.0,
-    "mask_type": "focal",
-    "div_loss": True,
-    "div_weight": 0.2,
-    "ignore_index": 255,
-}
 
 
 class ECENetLoss(nn.Cell):
@@ -115,10 +104,7 @@ def build_loss(cfg: Dict[str, Any], num_classes: int, div_channels: Sequence[int
         div_channels: channel count of each level's diverse branch (Ci / 2 for in_channels Ci).
         distributed: data-parallel training (averages the number of masks over devices).
     """
-    unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown loss config keys {unknown}; known: {sorted(LOSS_DEFAULTS)}")
-    opts = dict(LOSS_DEFAULTS, **cfg)
+    opts = loss_options(cfg)
     return ECENetLoss(num_classes,
                       ce_weight=float(opts["ce_weight"]),
                       mask_loss=bool(opts["mask_loss"]),
