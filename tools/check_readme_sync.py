@@ -28,8 +28,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
-# 1, 20,210, 2.10.0, 3.4e-6, 1.32x (the x dropped); not the digits inside a word such as ade20k
-NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?:e-?\d+)?(?=x?(?!\w))")
+# 1, 20,210, 2.10.0, 3.4e-6, 1.32x and 4th (suffix dropped), 200张 (a CJK word may touch the number); not
+# the digits inside a Latin word such as ade20k or AVX2
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.,])\d+(?:[.,]\d+)*(?:e-?\d+)?(?=(?:x|st|[nr]d|th)?(?![A-Za-z0-9_]))")
 FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^(#{1,6})\s+\S")
 LINK_TARGET = re.compile(r"\]\([^)]*\)")
