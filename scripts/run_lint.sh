@@ -18,7 +18,7 @@
 #   every bash script through ShellCheck
 #   codespell (short list of real words it flags)         .ci/codespell_ignore.txt
 #   lizard: per function at most 100 NLOC and CCN 20
-#   markdownlint rules of the zoo (pymarkdown)            .ci/markdownlint.json
+#   markdownlint rules of the zoo (pymarkdown)            .ci/markdownlint.yaml
 #   the Apache-2.0 header on every code file, no `type=bool` in argparse, `#!/bin/bash` scripts
 #   README_CN.md in step with README.md                   tools/check_readme_sync.py
 # The tools come from .ci/requirements-lint.txt (exact versions), installed on first use into their
@@ -106,7 +106,7 @@ gate "shellcheck" "$BIN/shellcheck" --external-sources "${SH_FILES[@]}"
 gate "codespell" "$BIN/codespell" --ignore-words .ci/codespell_ignore.txt "${ALL_FILES[@]}"
 gate "lizard (NLOC <= 100, CCN <= 20)" "$BIN/lizard" --languages python --CCN 20 --Threshold nloc=100 \
     --warnings_only "${PY_FILES[@]}"
-gate "markdownlint" "$BIN/pymarkdown" --config .ci/markdownlint.json scan "${MD_FILES[@]}"
+gate "markdownlint" "$BIN/pymarkdown" --config .ci/markdownlint.yaml scan "${MD_FILES[@]}"
 gate "Apache-2.0 headers" check_headers
 gate "type=bool, #!/bin/bash" check_checklist
 gate "README_CN.md in step with README.md" "$BIN/python" tools/check_readme_sync.py README.md README_CN.md
