@@ -66,10 +66,11 @@ if [ "${#PY_FILES[@]}" -eq 0 ]; then echo "[lint] error: no files found (run it 
 
 FAILED=()
 gate() {
-    local name="$1"
+    local name="$1" start=$SECONDS
     shift
     echo "[lint] $name"
     if ! "$@"; then FAILED+=("$name"); fi
+    echo "[lint] $name: $((SECONDS - start)) s"
 }
 
 # The Apache-2.0 header of the zoo within the first 20 lines of every code file.
