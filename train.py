@@ -34,7 +34,6 @@ import time
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
 from src.config import ConfigError, dump_config, load_config, parse_overrides  # noqa: E402

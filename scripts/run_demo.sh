@@ -52,7 +52,11 @@ else
 fi
 
 STEP=""
-trap 'status=$?; if [ $status -ne 0 ]; then echo "[demo] FAILED during: $STEP (exit $status)" >&2; fi' EXIT
+report_failure() {
+    local status=$?
+    if [ "$status" -ne 0 ]; then echo "[demo] FAILED during: $STEP (exit $status)" >&2; fi
+}
+trap report_failure EXIT
 step() { STEP="$1"; echo; echo "[demo] === $1"; }
 START=$(date +%s)
 

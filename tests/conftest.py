@@ -16,6 +16,8 @@
 import os
 import sys
 
+import pytest
+
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 os.environ.setdefault("GLOG_v", "3")
 
@@ -23,7 +25,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import pytest  # noqa: E402
+# pylint: disable=wrong-import-position
+# (the project's modules need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before
+# MindSpore loads)
+from src.data.datasets import dataset_info, discover_samples  # noqa: E402
+from src.data.demo import make_demo_dataset  # noqa: E402
+from src.data.mindrecord_writer import write_mindrecord  # noqa: E402
+# pylint: enable=wrong-import-position
 
 FIXTURE_CANDIDATES = [p for p in (os.environ.get("ECENET_FIXTURES"),
                                   os.path.join(ROOT, "..", "shared", "fixtures"), "/work/shared/fixtures") if p]
@@ -41,10 +49,6 @@ def fixture_dir() -> str:
 
 def build_demo_mindrecords(root: str, num_train: int = 16, num_val: int = 4, size: int = 64) -> dict:
     """A small demo dataset in ADE20K layout and its train/val MindRecord files."""
-    from src.data.datasets import dataset_info, discover_samples
-    from src.data.demo import make_demo_dataset
-    from src.data.mindrecord_writer import write_mindrecord
-
     make_demo_dataset(root, num_train=num_train, num_val=num_val, size=size)
     info = dataset_info("demo")
     files = {"root": root}

@@ -56,23 +56,23 @@ def load_official(net: nn.Cell, state: dict) -> None:
     assert not not_loaded and not unused
 
 
-@pytest.fixture(scope="module")
-def swin_fixture(fixture_dir):
+@pytest.fixture(scope="module", name="swin_fixture")
+def fixture_swin_file(fixture_dir):
     path = os.path.join(fixture_dir, "fixture_swin.npz")
     data = np.load(path)
     meta = json.loads(str(data["__meta__"]))
     return meta["config"], {k: data[k] for k in data.files if k != "__meta__"}
 
 
-@pytest.fixture(scope="module")
-def tiny_swin():
+@pytest.fixture(scope="module", name="tiny_swin")
+def fixture_tiny_swin():
     """A small Swin with stochastic depth, shared by the odd-size and training tests."""
     ms.set_seed(1)
     return SwinTransformer(16, (2, 2, 2, 2), (1, 2, 2, 4), 7, drop_path_rate=0.05)
 
 
-@pytest.fixture(scope="module")
-def odd_input():
+@pytest.fixture(scope="module", name="odd_input")
+def fixture_odd_input():
     return ms.Tensor(np.random.RandomState(0).randn(4, 3, 100, 76).astype(np.float32))
 
 
@@ -123,7 +123,7 @@ def test_swin_training_step_updates_every_parameter(tiny_swin, odd_input):
 
     def loss_fn(x):
         outs = tiny_swin(x)
-        return sum([(o * o).mean() for o in outs])
+        return sum((o * o).mean() for o in outs)
 
     grad_fn = ms.value_and_grad(loss_fn, None, optimizer.parameters)
 
@@ -143,8 +143,8 @@ def test_swin_training_step_updates_every_parameter(tiny_swin, odd_input):
     assert not unchanged, unchanged
 
 
-@pytest.fixture(scope="module")
-def resnet50():
+@pytest.fixture(scope="module", name="resnet50")
+def fixture_resnet50():
     net = build_backbone("resnet50_v1c")
     net.set_train(False)
     return net

@@ -25,7 +25,7 @@ from src.config import load_config
 from src.models import build_model
 from src.models.backbones.swin import SwinTransformer
 from src.models.convert import (CheckpointError, load_backbone_pretrained, load_weights, native_to_official,
-                                network_params, official_to_native, read_state_dict, save_native_checkpoint,
+                                network_params, read_state_dict, save_native_checkpoint,
                                 swin_original_to_official)
 
 DEMO_CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
@@ -114,9 +114,9 @@ def test_convert_tool_head_fixture_and_bad_input(fixture_dir, tmp_path, subproce
     tool = os.path.join(ROOT, "tools", "convert_checkpoint.py")
     fixture = os.path.join(fixture_dir, "fixture_b.npz")
     out = str(tmp_path / "head.ckpt")
-    ok = subprocess.run([sys.executable, tool, "--config", os.path.join(ROOT, "config", "ecenet_swin_b_ade20k_640.yaml"),
-                         "--part", "head", "--input", fixture, "--output", out],
-                        env=subprocess_env, capture_output=True, text=True, timeout=300, check=False)
+    config = os.path.join(ROOT, "config", "ecenet_swin_b_ade20k_640.yaml")
+    ok = subprocess.run([sys.executable, tool, "--config", config, "--part", "head", "--input", fixture,
+                         "--output", out], env=subprocess_env, capture_output=True, text=True, timeout=300, check=False)
     assert ok.returncode == 0, ok.stderr[-2000:]
     saved = read_state_dict(out)
     assert all(k.startswith("decode_head.") for k in saved) and "decode_head.proj.bn.moving_mean" in saved

@@ -72,8 +72,8 @@ def _run(*args: str):
     return subprocess.run([sys.executable, BUILD, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture(scope="module")
-def messy(tmp_path_factory):
+@pytest.fixture(scope="module", name="messy")
+def fixture_messy(tmp_path_factory):
     """ADE20K-layout folder with six usable samples and one of each kind of bad input."""
     root = tmp_path_factory.mktemp("messy")
     img_dir, lab_dir = root / "images" / "training", root / "annotations" / "training"
@@ -248,8 +248,9 @@ def _write(pairs_dir, samples, tmp_path, name="data.mindrecord", max_label=150):
 def test_train_pipeline_sizes_pad_and_crop(tmp_path):
     img, lab = _rgb(30, 40), _label(30, 40)
     path = _write(tmp_path / "raw", [(img, lab)], tmp_path)
-    common = dict(batch_size=1, crop_size=(48, 48), ratio_range=None, cat_max_ratio=1.0, reduce_zero_label=True,
-                  seed=0, epoch=0, flip_prob=0.0, photometric=False, num_workers=1, **IDENTITY)
+    common = {"batch_size": 1, "crop_size": (48, 48), "ratio_range": None, "cat_max_ratio": 1.0,
+              "reduce_zero_label": True, "seed": 0, "epoch": 0, "flip_prob": 0.0, "photometric": False,
+              "num_workers": 1, **IDENTITY}
     batch = next(create_train_dataset(path, img_scale=(64, 32), **common).create_dict_iterator(output_numpy=True))
     image, label = batch["image"][0], batch["label"][0]
     assert image.shape == (3, 48, 48) and image.dtype == np.float32 and label.dtype == np.int32
@@ -265,16 +266,17 @@ def test_train_pipeline_sizes_pad_and_crop(tmp_path):
     assert set(np.unique(batch["label"])) <= set(np.unique(reduce_zero_label(lab)))
 
 
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
+@pytest.fixture(scope="module", name="demo_file")
+def fixture_demo_file(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo_mr")
     samples = [render_sample(np.random.default_rng(i), 48, 4) for i in range(10)]
     return _write(tmp / "raw", samples, tmp, max_label=4)
 
 
 def _batches(path, **kw):
-    args = dict(batch_size=2, crop_size=(32, 32), img_scale=(96, 32), ratio_range=(0.5, 2.0), cat_max_ratio=0.75,
-                reduce_zero_label=True, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), seed=7, epoch=3)
+    args = {"batch_size": 2, "crop_size": (32, 32), "img_scale": (96, 32), "ratio_range": (0.5, 2.0),
+            "cat_max_ratio": 0.75, "reduce_zero_label": True, "mean": (123.675, 116.28, 103.53),
+            "std": (58.395, 57.12, 57.375), "seed": 7, "epoch": 3}
     args.update(kw)
     return [(b["image"], b["label"]) for b in
             create_train_dataset(path, **args).create_dict_iterator(output_numpy=True, num_epochs=1)]
@@ -302,7 +304,7 @@ def test_train_determinism_resume_and_rank_shards(demo_file):
 def test_eval_pipeline_mindrecord_and_folder_agree(tmp_path):
     samples = [(_rgb(30, 40, seed=s), _label(30, 40, high=5, seed=s)) for s in range(3)]
     path = _write(tmp_path / "raw", samples, tmp_path, max_label=4)
-    kw = dict(img_scale=(13, 10), reduce_zero_label=True, **IDENTITY)
+    kw = {"img_scale": (13, 10), "reduce_zero_label": True, **IDENTITY}
     items = list(iterate_eval_samples(path, **kw))
     assert len(items) == 3 == create_eval_dataset(path, **kw).get_dataset_size()
     for item in items:

@@ -60,8 +60,8 @@ def _run(script, *args, env):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
+@pytest.fixture(scope="module", name="model")
+def fixture_model(tmp_path_factory):
     """Config, a random-weight checkpoint, the network loaded from it and its NumPy forward."""
     cfg = load_config(CONFIG, TEST_OVERRIDES)
     ckpt = str(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
@@ -71,8 +71,8 @@ def model(tmp_path_factory):
     return SimpleNamespace(cfg=cfg, ckpt=ckpt, net=net, forward=network_forward(net))
 
 
-@pytest.fixture(scope="module")
-def eval_run(model, demo_data, subprocess_env, tmp_path_factory):
+@pytest.fixture(scope="module", name="eval_run")
+def fixture_eval_run(model, demo_data, subprocess_env, tmp_path_factory):
     """eval.py on the validation MindRecord with --json and --save-pred."""
     out = tmp_path_factory.mktemp("eval")
     proc = _run("eval.py", "--checkpoint", model.ckpt, "--data", demo_data["val"], "--json", str(out / "m.json"),
@@ -83,8 +83,8 @@ def eval_run(model, demo_data, subprocess_env, tmp_path_factory):
     return SimpleNamespace(proc=proc, report=report, pred_dir=str(out / "pred"))
 
 
-@pytest.fixture(scope="module")
-def mindir(model, tmp_path_factory):
+@pytest.fixture(scope="module", name="mindir")
+def fixture_mindir(model, tmp_path_factory):
     """The model exported as a 1x3x64x64 MINDIR."""
     return export_model(model.net, str(tmp_path_factory.mktemp("export") / "tiny"), "MINDIR", batch=1,
                         size=(SIZE, SIZE))

@@ -67,7 +67,7 @@ def test_official_head_size_and_names(fixture_dir):
 
 
 def _small_head(**kwargs):
-    args = dict(num_classes=5, in_channels=(8, 16, 32, 64), channels=16, num_heads=2)
+    args = {"num_classes": 5, "in_channels": (8, 16, 32, 64), "channels": 16, "num_heads": 2}
     args.update(kwargs)
     return ECENetHead(**args)
 
@@ -106,7 +106,7 @@ def test_converter_round_trip_is_lossless():
         np.testing.assert_array_equal(back[k], v)
 
 
-@pytest.mark.parametrize("kwargs", [dict(ghost_up=False, div_loss=False), dict(all_levels=False, q_act="mmcv")])
+@pytest.mark.parametrize("kwargs", [{"ghost_up": False, "div_loss": False}, {"all_levels": False, "q_act": "mmcv"}])
 def test_other_configurations_run(kwargs):
     head = _small_head(return_aux=True, **kwargs)
     head.set_train(False)

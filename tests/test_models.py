@@ -57,14 +57,14 @@ def build_uninitialised(config: str):
         return cfg, build_model(cfg.model)
 
 
-@pytest.fixture(scope="module")
-def official():
+@pytest.fixture(scope="module", name="official")
+def fixture_official():
     """The official Swin-B ADE20K config and its model."""
     return build_uninitialised(OFFICIAL)
 
 
-@pytest.fixture(scope="module")
-def manifest(fixture_dir):
+@pytest.fixture(scope="module", name="manifest")
+def fixture_manifest(fixture_dir):
     """Parameter names/shapes and fvcore counts of the official model."""
     path = os.path.join(fixture_dir, MANIFEST)
     with open(path, "r", encoding="utf-8") as f:

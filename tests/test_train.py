@@ -26,6 +26,11 @@ import pytest
 import mindspore as ms
 
 from conftest import ROOT
+from src.config import load_config
+from src.models import build_model
+from src.utils.checkpoint import CheckpointManager
+from src.utils.lr_schedule import poly_lr_with_warmup
+from src.utils.optimizer import build_optimizer
 
 TRAIN = os.path.join(ROOT, "train.py")
 CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
@@ -55,8 +60,8 @@ def _losses(out_dir):
     return rows
 
 
-@pytest.fixture(scope="module")
-def reference_run(demo_data, subprocess_env, tmp_path_factory):
+@pytest.fixture(scope="module", name="reference_run")
+def fixture_reference_run(demo_data, subprocess_env, tmp_path_factory):
     out_dir = str(tmp_path_factory.mktemp("reference"))
     proc = subprocess.run(_args(demo_data, out_dir), env=subprocess_env, capture_output=True, text=True,
                           timeout=600, check=False)
@@ -77,13 +82,13 @@ def test_loss_falls_and_checkpoints_rotate(reference_run):
 def test_resume_after_sigkill_continues_exactly(reference_run, demo_data, subprocess_env, tmp_path):
     out_dir = str(tmp_path / "killed")
     target = os.path.join(out_dir, "checkpoints", "iter_4.ckpt")
-    proc = subprocess.Popen(_args(demo_data, out_dir), env=subprocess_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while not os.path.exists(target) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen(_args(demo_data, out_dir), env=subprocess_env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as proc:
+        deadline = time.time() + 600
+        while not os.path.exists(target) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     assert os.path.exists(target), "the run ended before writing its 4th-iteration checkpoint"
     assert proc.returncode == -signal.SIGKILL
 
@@ -99,12 +104,6 @@ def test_resume_after_sigkill_continues_exactly(reference_run, demo_data, subpro
 
 
 def test_corrupt_newest_checkpoint_falls_back(reference_run, tmp_path):
-    from src.config import load_config
-    from src.models import build_model
-    from src.utils.checkpoint import CheckpointManager
-    from src.utils.lr_schedule import poly_lr_with_warmup
-    from src.utils.optimizer import build_optimizer
-
     folder = tmp_path / "checkpoints"
     shutil.copytree(os.path.join(reference_run, "checkpoints"), folder)
     with open(folder / "iter_12.ckpt", "r+b") as f:

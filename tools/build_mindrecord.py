@@ -31,8 +31,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 from src.data.datasets import DATASET_TYPES, dataset_info, discover_samples  # noqa: E402
 from src.data.mindrecord_writer import OutputExistsError, StrictModeError, write_mindrecord  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args(argv=None) -> argparse.Namespace:

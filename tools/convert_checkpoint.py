@@ -34,12 +34,15 @@ import sys
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 
 from src.config import ConfigError, load_config  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.convert import (CheckpointError, load_backbone_pretrained, load_official_weights,  # noqa: E402
                                 load_weights, native_to_official, network_params, save_native_checkpoint)
+# pylint: enable=wrong-import-position
 
 PARTS = {"model": (None, None), "head": ("decode_head", "decode_head."), "backbone": ("backbone", "backbone.")}
 

@@ -24,7 +24,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the project root, put on sys.path above)
 from src.data.demo import DEMO_CLASSES, make_demo_dataset  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -31,8 +31,11 @@ from typing import Any, Dict, List, Optional
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 from src.config import load_config, parse_overrides  # noqa: E402
 from src.utils.complexity import build_for_counting, complexity_summary  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def collect(config: str, size: Optional[List[int]] = None,

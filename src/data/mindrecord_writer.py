@@ -151,7 +151,8 @@ def write_mindrecord(pairs: Sequence[SamplePair], output: str, *, max_label: int
         raise OutputExistsError(f"output {output} already exists (use --overwrite to replace it)")
     if strict and problems:
         raise StrictModeError(f"{problems[0].path}: {problems[0].reason}")
-    from mindspore.mindrecord import FileWriter  # heavy import; kept out of the worker processes
+    # heavy import, kept out of the worker processes (they import this module)
+    from mindspore.mindrecord import FileWriter  # pylint: disable=import-outside-toplevel
 
     result = WriteResult(skipped=len(problems))
     progress = ProgressBar(len(pairs), desc="mindrecord", stream=stream)

@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 import mindspore as ms
 import mindspore.dataset as ds
+from mindspore.communication import get_group_size, get_rank, init
 
 DEVICES = ("CPU", "GPU", "Ascend")
 
@@ -71,7 +72,6 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
         distributed = launched_by_msrun()
     if not distributed:
         return RunContext(device_target)
-    from mindspore.communication import get_group_size, get_rank, init
     init()
     rank, group_size = get_rank(), get_group_size()
     if group_size > 1:

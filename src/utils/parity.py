@@ -25,7 +25,9 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
+from src.models.backbones.swin import SwinTransformer
 from src.models.convert import load_official_weights
+from src.models.heads import ECENetHead
 
 
 class FixtureError(ValueError):
@@ -50,7 +52,6 @@ def read_meta(path: str) -> Dict:
 
 
 def _build_head(cfg: Dict) -> Tuple[nn.Cell, Callable]:
-    from src.models.heads import ECENetHead
     head = ECENetHead(num_classes=cfg["K"], in_channels=cfg["in_channels"], channels=cfg["channels"],
                       num_heads=cfg["num_heads"], mlp_ratio=cfg.get("mlp_ratio", 4),
                       ratio=cfg.get("ratio", 1.0), ghost_up=cfg.get("ghost_up", True),
@@ -67,7 +68,6 @@ def _build_head(cfg: Dict) -> Tuple[nn.Cell, Callable]:
 
 
 def _build_swin(cfg: Dict) -> Tuple[nn.Cell, Callable]:
-    from src.models.backbones.swin import SwinTransformer
     net = SwinTransformer(embed_dims=cfg["embed"], depths=cfg["depths"], num_heads=cfg["heads"],
                           window_size=cfg["window"], mlp_ratio=cfg.get("mlp_ratio", 4))
 

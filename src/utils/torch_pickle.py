@@ -81,7 +81,7 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unsupported object in checkpoint: {module}.{name}")
 
     def persistent_load(self, pid) -> np.ndarray:
-        _, storage_type, key, _location, _numel = pid
+        _, storage_type, key, _, _ = pid
         if key not in self.storages:
             raw = self.archive.read(f"{self.prefix}/data/{key}")
             if storage_type.dtype == "bfloat16":

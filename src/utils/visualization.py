@@ -140,7 +140,7 @@ def draw_legend(class_ids_present: Sequence[int], class_names: Sequence[str], pa
     """
     ids = [int(i) for i in class_ids_present]
     texts = [f"{i}: {class_names[i]}" for i in ids]
-    text_w = max([cv2.getTextSize(t, LEGEND_FONT, LEGEND_FONT_SCALE, 1)[0][0] for t in texts], default=0)
+    text_w = max((cv2.getTextSize(t, LEGEND_FONT, LEGEND_FONT_SCALE, 1)[0][0] for t in texts), default=0)
     entry_w = LEGEND_PAD + LEGEND_SWATCH + LEGEND_PAD + text_w + 2 * LEGEND_PAD
     if width is None:
         width = entry_w

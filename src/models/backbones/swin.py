@@ -86,7 +86,9 @@ def _window_source_grid(h: int, w: int, window_size: int, shift: int) -> np.ndar
     rows = (rows + shift) % h_pad
     cols = (cols + shift) % w_pad
     source = np.where((rows < h) & (cols < w), rows * w + cols, h * w)
-    source = source.reshape(h_pad // window_size, window_size, w_pad // window_size, window_size)
+    # ndarray.reshape takes the new shape as separate ints (pylint counts them as too many arguments)
+    source = source.reshape(h_pad // window_size, window_size,  # pylint: disable=too-many-function-args
+                            w_pad // window_size, window_size)
     return source.transpose(0, 2, 1, 3).reshape(-1)
 
 
