@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Collectives on host values for data-parallel evaluation (sums of counts, rank 0's buffers).
+"""Collectives on host values for data-parallel evaluation (exact sums of counts, rank 0's buffers).
 
 MindSpore's ``AllReduce`` on CPU accepts only float32 and float16 (2.10: int32, int64 and float64
 are rejected), and float32 sums integers exactly only below 2**24, far less than the pixel counts of
@@ -67,9 +67,23 @@ def all_reduce_counts(counts: np.ndarray) -> np.ndarray:
 
 
 def broadcast_from_rank0(params: Iterable[ms.Parameter]) -> None:
-    """Overwrite ``params`` on every rank with rank 0's values (all ranks call it with the same list)."""
+    """Overwrite ``params`` (float) on every rank with rank 0's values; all ranks call it with the same list.
+
+    ``ops.Broadcast`` on CPU (2.10) delivers only the first of several tensors (the others arrive as
+    zeros, measured), so this is one float32 ``AllReduce`` of the concatenated values to which only
+    rank 0 contributes: ``x + 0`` is exact.
+    """
+    from mindspore.communication import get_rank
+
     params = list(params)
-    if params:
-        values = ops.Broadcast(0)(tuple(ms.Tensor(p.asnumpy()) for p in params))
-        for param, value in zip(params, values):
-            param.set_data(value)
+    if not params:
+        return
+    flat = np.concatenate([p.asnumpy().astype(np.float32).ravel() for p in params])
+    if get_rank() != 0:
+        flat = np.zeros_like(flat)
+    values = ops.AllReduce()(ms.Tensor(flat)).asnumpy()
+    offset = 0
+    for param in params:
+        size = int(np.prod(param.shape))
+        param.set_data(ms.Tensor(values[offset:offset + size].reshape(param.shape), dtype=param.dtype))
+        offset += size
