@@ -44,6 +44,7 @@ import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
