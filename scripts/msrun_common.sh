@@ -25,6 +25,9 @@
 # scripts/env.sh is activated first. With --dry-run the command is printed (one line) and nothing is
 # run; the environment set-up (which may create .venv) is skipped then to keep it instant.
 
+# The MSRUN_* results and opt_* options are read by the launcher that sources this file.
+# shellcheck disable=SC2034
+
 MSRUN_VALUE_OPTIONS="workers local-workers master-addr master-port node-rank log-dir cluster-timeout"
 
 msrun_options_usage() {

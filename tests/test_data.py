@@ -364,8 +364,8 @@ def test_eval_pipeline_shards_mindrecord_and_folder(tmp_path):
     names = [item["file_name"] for item in iterate_eval_samples(path, **kw)]
     for group_size in (2, 3):
         for source, extra in ((path, {}), (str(tmp_path / "raw"), folder_kw)):
-            shards = [[item["file_name"] for item in iterate_eval_samples(source, rank=rank, group_size=group_size,
-                                                                             **{**kw, **extra})]
+            shards = [[item["file_name"]
+                       for item in iterate_eval_samples(source, rank=rank, group_size=group_size, **{**kw, **extra})]
                       for rank in range(group_size)]
             assert shards == [names[rank::group_size] for rank in range(group_size)]
             assert [count_eval_samples(source, rank=rank, group_size=group_size, dataset="demo", split="training")
