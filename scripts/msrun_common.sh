@@ -16,11 +16,12 @@
 # The msrun options shared by the data-parallel launchers: msrun_train.sh (training,
 # run_distribute_train*.sh) and run_distribute_eval.sh (sharded evaluation). A launcher sources this
 # file, then calls
-#   msrun_parse "VALUE OPTIONS" "FLAG OPTIONS" "$@"   # its own options besides the shared ones
-#   msrun_check DEVICE                                  # the shared checks -> MSRUN_PROBLEM
-#   msrun_command SCRIPT ARGS...                        # msrun ... SCRIPT ARGS -> MSRUN_CMD
+#   msrun_defaults DEFAULT_WORKERS                      # the shared options' defaults
+#   msrun_parse "VALUE OPTIONS" "FLAG OPTIONS" "$@"     # its own options besides the shared ones
+#   msrun_check                                         # the shared checks -> MSRUN_PROBLEM
+#   msrun_command DEFAULT_LOG_DIR SCRIPT ARGS...        # msrun ... SCRIPT ARGS -> MSRUN_CMD
 #   msrun_launch DEVICE                                 # print (--dry-run) or run MSRUN_CMD
-# Options are stored as opt_<name> (dashes become underscores); msrun_defaults sets the shared ones.
+# Options are stored as opt_<name> (dashes become underscores).
 # Every worker is started by msrun as a plain `python` from PATH, so the virtual environment of
 # scripts/env.sh is activated first. With --dry-run the command is printed (one line) and nothing is
 # run; the environment set-up (which may create .venv) is skipped then to keep it instant.
