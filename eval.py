@@ -18,9 +18,14 @@
     python eval.py --config CFG --checkpoint CKPT --data data/ADEChallengeData2016 --split val \
         --json results.json --save-pred preds/
     python eval.py --config CFG --checkpoint CKPT --aug-test          # scales test.aug_scales + flip
+    bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device Ascend   # msrun, 8 ranks
 
 The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
 ``data.val_file``. Labels are compared at their original resolution.
+
+Under msrun every rank evaluates its share of the images (items ``rank::ranks``) and the per-class
+areas are summed exactly over the ranks, so the metrics equal those of one process. Rank 0 prints
+and writes ``--json``; with ``--save-pred`` every rank writes the label PNGs of its own images.
 """
 import os
 import sys
@@ -29,7 +34,8 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from src.config import Config  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
-from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
+from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
+from src.utils.context import init_context  # noqa: E402
 from src.utils.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 
 
@@ -59,13 +65,17 @@ def parse_args():
 def main() -> int:
     """Evaluate and report; returns the exit code."""
     args, cfg = parse_args()
-    setup_device(args.device_target)
+    ctx = init_context(args.device_target)        # sharded when launched by msrun
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
-                              save_dir=args.save_pred, progress=not args.no_progress)
+                              save_dir=args.save_pred, progress=not args.no_progress and ctx.is_main,
+                              rank=ctx.rank, group_size=ctx.group_size)
+    if not ctx.is_main:
+        return 0
     source = args.data or cfg.data.val_file
     mode = "aug-test" if args.aug_test else cfg.test.get("mode", "whole")
-    print(f"evaluated {metric.num_images} images of {source} ({mode})")
+    ranks = f" on {ctx.group_size} ranks" if ctx.distributed else ""
+    print(f"evaluated {metric.num_images} images of {source} ({mode}){ranks}")
     print(metric.format_table())
     if args.json:
         write_metrics_json(args.json, metric, config=args.config, checkpoint=args.checkpoint, data=source,

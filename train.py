@@ -45,6 +45,7 @@ from src.models import build_model  # noqa: E402
 from src.models.convert import CheckpointError, load_backbone_pretrained  # noqa: E402
 from src.utils.checkpoint import CheckpointManager  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
+from src.utils.distributed import broadcast_from_rank0  # noqa: E402
 from src.utils.evaluation import evaluate  # noqa: E402
 from src.utils.logger import format_eta, get_logger  # noqa: E402
 from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
@@ -112,11 +113,21 @@ def check_finite(step: int, losses) -> None:
 
 
 def validate(cfg, model, ctx, logger, step):
-    """Evaluate on ``data.val_file`` (rank 0) and log the metrics."""
+    """Evaluate on ``data.val_file`` and log the metrics.
+
+    Data parallel: every rank takes rank 0's BatchNorm statistics (as mmseg's distributed evaluation
+    hook does), evaluates its shard of the images, and the areas are summed over the ranks.
+    """
     data = cfg.data
     names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
-    metric = evaluate(model, build_eval_samples(cfg), model.decode_head.num_classes, cfg.test, names,
+    if ctx.distributed:
+        broadcast_from_rank0(p for name, p in model.parameters_and_names()
+                             if name.endswith(("moving_mean", "moving_variance")))
+    samples = build_eval_samples(cfg, rank=ctx.rank, group_size=ctx.group_size)
+    metric = evaluate(model, samples, model.decode_head.num_classes, cfg.test, names,
                       ignore_index=int(data.get("ignore_index", 255)))
+    if ctx.distributed:
+        metric.all_reduce()
     summary = metric.summary_percent()
     logger.info("validation at iteration %d: %s", step, ", ".join(f"{k} {v:.2f}" for k, v in summary.items()))
     model.set_train(True)
@@ -180,7 +191,7 @@ def train(cfg, ctx, logger) -> int:
                         logger.info("saved %s", manager.save(state, step))
                     if rank_manager is not None:
                         rank_manager.save(state, step)
-                if ctx.is_main and eval_interval and step % eval_interval == 0:
+                if eval_interval and step % eval_interval == 0:
                     validate(cfg, model, ctx, logger, step)
                 if step >= max_iters:
                     break

@@ -29,7 +29,7 @@ from src.data import mindrecord_writer
 from src.data.builder import build_train_dataset
 from src.data.datasets import class_names, dataset_info, discover_samples
 from src.data.demo import make_demo_dataset, render_sample
-from src.data.eval_dataset import create_eval_dataset, iterate_eval_samples
+from src.data.eval_dataset import count_eval_samples, create_eval_dataset, iterate_eval_samples, shard_indices
 from src.data.mindrecord_reader import read_rows
 from src.data.mindrecord_writer import write_mindrecord
 from src.data.samples import decode_image, decode_label
@@ -342,3 +342,33 @@ def test_demo_dataset_is_deterministic(tmp_path):
         assert (tmp_path / "a" / sub).read_bytes() == (tmp_path / "b" / sub).read_bytes()
     label = cv2.imread(str(tmp_path / "a" / "annotations/training/demo_train_00001.png"), cv2.IMREAD_UNCHANGED)
     assert label.ndim == 2 and label.max() <= 4
+
+
+@pytest.mark.parametrize("total", [0, 1, 5, 7, 16])
+@pytest.mark.parametrize("group_size", [1, 2, 3, 8])
+def test_eval_shards_cover_every_item_once(total, group_size):
+    shards = [list(shard_indices(total, rank, group_size)) for rank in range(group_size)]
+    assert sorted(sum(shards, [])) == list(range(total))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_eval_shard_arguments_are_checked():
+    for rank, group_size in ((2, 2), (-1, 2), (0, 0)):
+        with pytest.raises(ValueError, match="rank"):
+            shard_indices(4, rank, group_size)
+
+
+def test_eval_pipeline_shards_mindrecord_and_folder(tmp_path):
+    samples = [(_rgb(12, 16, seed=s), _label(12, 16, high=5, seed=s)) for s in range(5)]
+    path = _write(tmp_path / "raw", samples, tmp_path, max_label=4)
+    kw = dict(img_scale=(16, 12), reduce_zero_label=False, **IDENTITY)
+    folder_kw = dict(dataset="demo", split="training", num_classes=5, **kw)
+    names = [item["file_name"] for item in iterate_eval_samples(path, **kw)]
+    for group_size in (2, 3):
+        for source, extra in ((path, {}), (str(tmp_path / "raw"), folder_kw)):
+            shards = [[item["file_name"]
+                       for item in iterate_eval_samples(source, rank=rank, group_size=group_size, **{**kw, **extra})]
+                      for rank in range(group_size)]
+            assert shards == [names[rank::group_size] for rank in range(group_size)]
+            assert [count_eval_samples(source, rank=rank, group_size=group_size, dataset="demo", split="training")
+                    for rank in range(group_size)] == [len(shard) for shard in shards]

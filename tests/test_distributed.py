@@ -164,12 +164,12 @@ def _rows(path):
 
 
 class _MsrunJob:
-    """scripts/run_distribute_train_cpu.sh running in the background (its own process group)."""
+    """A launcher script (2 CPU workers) running in the background (its own process group)."""
 
-    def __init__(self, args, env, out_dir, log_path):
+    def __init__(self, script, args, env, out_dir, log_path):
         self.out_dir, self.log_path = out_dir, log_path
         with open(log_path, "w", encoding="utf-8") as log:
-            self.proc = subprocess.Popen(["bash", os.path.join(SCRIPTS, "run_distribute_train_cpu.sh"), *args],
+            self.proc = subprocess.Popen(["bash", os.path.join(SCRIPTS, script), *args],
                                          env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait(self, timeout=300):
@@ -193,21 +193,27 @@ class _MsrunJob:
             self.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def msrun_run(demo_data, tmp_path_factory):
-    """Two CPU workers, 2 images each, every rank saving; started here, run in the background."""
+def _msrun_env():
+    """Environment for a launcher run: msrun and this interpreter first on PATH."""
     bin_dir = os.path.dirname(sys.executable)
     assert shutil.which("msrun", path=bin_dir) and shutil.which("python", path=bin_dir), \
         f"msrun and python must both be in {bin_dir} (MindSpore installs msrun next to the interpreter)"
-    root = tmp_path_factory.mktemp("msrun")
     env = dict(os.environ)
     # The workers are plain `python` from PATH: use this interpreter's environment, not .venv set-up.
     env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), ECENET_NO_VENV="1", ONEDNN_MAX_CPU_ISA="AVX2")
     env.pop("MS_COMPILER_CACHE_ENABLE", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def msrun_run(demo_data, tmp_path_factory):
+    """Two CPU workers, 2 images each, every rank saving, validation after the last iteration;
+    started here, run in the background."""
+    root = tmp_path_factory.mktemp("msrun")
     args = ["--config", CONFIG, "--master-port", str(_free_port()), "--output-dir", str(root / "out"),
             "--cluster-timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
-            "--train.save_all_ranks", "true"]
-    job = _MsrunJob(args, env, root / "out", root / "launcher.log")
+            "--train.save_all_ranks", "true", "--train.eval_interval", str(ITERS)]
+    job = _MsrunJob("run_distribute_train_cpu.sh", args, _msrun_env(), root / "out", root / "launcher.log")
     yield job
     job.kill()
 
@@ -332,3 +338,119 @@ def test_two_process_cpu_training_matches_data_parallel_reference(msrun_run, dem
     weight_diff = max(float(np.abs(p.asnumpy() - rank0[p.name]).max()) for p in reference.model.trainable_params())
     print(f"\nmax loss difference {worst:.3g}, max weight difference {weight_diff:.3g}")
     assert weight_diff <= WEIGHT_TOL
+
+    # Validation after the last iteration: each rank evaluated its shard with rank 0's BatchNorm
+    # statistics and the areas were summed, so the log shows rank 0's model on all images.
+    logged = [line for line in (out_dir / "train.log").read_text(encoding="utf-8").splitlines()
+              if "validation at iteration" in line]
+    assert len(logged) == 1, logged
+    assert logged[0].endswith(_one_process_validation(cfg, str(out_dir / ckpt))), logged[0]
+
+
+class _LineLogger:
+    """Collects ``logger.info(format, *args)`` messages."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, fmt, *args):
+        self.lines.append(fmt % args)
+
+
+def _one_process_validation(cfg, checkpoint):
+    """train.validate's log message for ``checkpoint`` evaluated in this process on all images."""
+    import train
+    from src.models import build_model
+    from src.models.convert import load_weights
+    from src.utils.context import RunContext
+
+    model = build_model(cfg.model)
+    load_weights(model, checkpoint)
+    logger = _LineLogger()
+    train.validate(cfg, model, RunContext("CPU"), logger, ITERS)
+    assert len(logger.lines) == 1
+    return logger.lines[0]
+
+
+def test_eval_launcher_dry_run_and_errors(tmp_path):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"")
+    for device, workers in (("Ascend", "8"), ("GPU", "8"), ("CPU", "2")):
+        proc = _run_script("run_distribute_eval.sh", "--config", CONFIG, "--checkpoint", str(ckpt), "--device", device,
+                           "--data", str(tmp_path), "--dry-run", "--", "--aug-test", "--json", "r.json")
+        assert proc.returncode == 0, proc.stderr
+        command = proc.stdout.strip()
+        assert "\n" not in command and command.startswith("msrun ")
+        assert _flag(command, "worker_num") == _flag(command, "local_worker_num") == workers
+        assert _flag(command, "log_dir") == os.path.join(os.getcwd(), "msrun_log")
+        assert command.endswith(f"{os.path.join(ROOT, 'eval.py')} --config {CONFIG} --checkpoint {ckpt} "
+                                f"--device_target {device} --data {tmp_path} --aug-test --json r.json")
+    for args, message in [
+        (["--checkpoint", str(ckpt)], "--config is required"),
+        (["--config", CONFIG], "--checkpoint is required"),
+        (["--config", CONFIG, "--checkpoint", str(tmp_path / "none.ckpt")], "checkpoint not found"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--data", str(tmp_path / "none")], "data not found"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--device", "TPU"], "--device must be CPU, GPU or Ascend"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--workers", "0"], "at least 1"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--sync-bn"], "unknown argument '--sync-bn'"),
+    ]:
+        proc = _run_script("run_distribute_eval.sh", *args, "--dry-run")
+        assert proc.returncode == 1 and proc.stdout == "", args
+        assert message in proc.stderr and "Usage: bash scripts/run_distribute_eval.sh" in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def eval_case(tmp_path_factory):
+    """5 demo validation images (not a multiple of the 2 ranks) and a demo checkpoint (random weights)."""
+    from conftest import build_demo_mindrecords
+    from src.models import build_model
+    from src.models.convert import network_params, save_native_checkpoint
+    from src.utils.context import init_context, seed_everything
+
+    root = tmp_path_factory.mktemp("sharded_eval")
+    data = build_demo_mindrecords(str(root / "demo"), num_train=1, num_val=5, size=48)
+    init_context("CPU", distributed=False)
+    seed_everything(3)
+    net = build_model(_eval_config().model)
+    save_native_checkpoint({k: p.asnumpy() for k, p in network_params(net).items()}, str(root / "model.ckpt"))
+    return root, data["val"], str(root / "model.ckpt")
+
+
+def _eval_config():
+    from src.config import load_config, parse_overrides
+    return load_config(CONFIG, parse_overrides(EVAL_OVERRIDES))
+
+
+EVAL_OVERRIDES = ["--test.img_scale", "[48,48]", "--data.num_workers", "1"]
+
+
+def test_two_process_sharded_eval_equals_one_process(eval_case):
+    from src.utils.cli import load_network
+    from src.utils.evaluation import evaluate_dataset
+
+    root, val, ckpt = eval_case
+    args = ["--config", CONFIG, "--checkpoint", ckpt, "--device", "CPU", "--data", val,
+            "--master-port", str(_free_port()), "--log-dir", str(root / "out" / "msrun_log"),
+            "--cluster-timeout", "120", "--", "--json", str(root / "metrics.json"),
+            "--save-pred", str(root / "pred"), "--no-progress", *EVAL_OVERRIDES]
+    job = _MsrunJob("run_distribute_eval.sh", args, _msrun_env(), root / "out", root / "launcher.log")
+    try:
+        # The one-process reference runs here while the workers compile.
+        cfg = _eval_config()
+        single = evaluate_dataset(load_network(cfg, ckpt), cfg, val, save_dir=str(root / "pred_single"),
+                                  progress=False)
+        job.wait()
+    finally:
+        job.kill()
+    with open(root / "metrics.json", encoding="utf-8") as f:
+        sharded = json.load(f)
+    expected = json.loads(json.dumps(single.to_json()))
+    assert sharded["num_images"] == 5
+    assert {key: sharded[key] for key in expected} == expected       # exact: areas, per class, summary
+    assert sorted(os.listdir(root / "pred")) == sorted(os.listdir(root / "pred_single"))
+    assert len(os.listdir(root / "pred")) == 5                        # rank 0: 3 images, rank 1: 2
+    for name in os.listdir(root / "pred"):
+        assert (root / "pred" / name).read_bytes() == (root / "pred_single" / name).read_bytes(), name
+    logs = [(root / "out" / "msrun_log" / f"worker_{r}.log").read_text(encoding="utf-8") for r in range(2)]
+    assert "evaluated 5 images" in logs[0] and "on 2 ranks" in logs[0] and "Summary" in logs[0]
+    assert "Summary" not in logs[1] and "evaluated" not in logs[1]

@@ -144,3 +144,39 @@ def test_reset_and_shape_check():
     assert metric.num_images == 0 and metric.area_label.sum() == 0
     with pytest.raises(ValueError):
         metric.update(PRED_A, LABEL_A[:, :2])
+
+
+def test_merge_of_shards_is_exact():
+    rng = np.random.default_rng(0)
+    pairs = [(rng.integers(0, 4, (9, 11)), rng.choice([0, 1, 2, 3, 255], (9, 11))) for _ in range(7)]
+    whole = SegmentationMetric(4)
+    for pred, label in pairs:
+        whole.update(pred, label)
+    for ranks in (2, 3, 8):
+        shards = [SegmentationMetric(4) for _ in range(ranks)]
+        for index, (pred, label) in enumerate(pairs):
+            shards[index % ranks].update(pred, label)
+        merged = shards[0]
+        for shard in shards[1:]:
+            merged.merge(shard)
+        assert merged.to_json() == whole.to_json()
+    with pytest.raises(ValueError, match="cannot merge"):
+        whole.merge(SegmentationMetric(5))
+
+
+def test_limb_sums_are_exact_beyond_float32():
+    from src.utils.distributed import MAX_GROUP_SIZE, from_limbs, to_limbs
+
+    # Pixel counts of a large data set: far above 2**24, where float32 sums lose units.
+    rng = np.random.default_rng(1)
+    counts = [rng.integers(0, 2 ** 40, 600) for _ in range(5)] + [np.full(600, 2 ** 60 - 1)]
+    limb_sum = sum(to_limbs(c) for c in counts)            # what a float32 AllReduce computes
+    assert limb_sum.dtype == np.float32
+    np.testing.assert_array_equal(from_limbs(limb_sum), sum(c.astype(object) for c in counts).astype(np.int64))
+    assert float(np.float32(2 ** 24) + np.float32(1)) == 2 ** 24  # the loss the limbs avoid
+    # Every limb at its largest on every one of the most ranks: the float32 limb sums stay exact.
+    assert float(to_limbs(np.full(1, 2 ** 60 - 1)).max()) * MAX_GROUP_SIZE < 2 ** 24
+    with pytest.raises(ValueError):
+        to_limbs(np.array([0.5]))
+    with pytest.raises(ValueError):
+        to_limbs(np.array([-1]))

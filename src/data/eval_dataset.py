@@ -19,6 +19,10 @@ int(x * scale + 0.5), bilinear), Normalize (BGR->RGB), HWC->CHW with a batch axi
 original annotation (after reduce_zero_label when set), for metrics at full resolution. Items:
 ``image`` float32 (1, 3, h, w), ``label`` int32 (H, W), ``file_name`` str, and with ``with_raw``
 also ``raw``, the decoded original uint8 BGR (H, W, 3) image (for multi-scale and flip testing).
+
+Sharding (sharded evaluation with msrun): rank ``r`` of ``g`` reads items ``r, r + g, r + 2g, ...``
+of the file order (:func:`shard_indices`), so every item is read by exactly one rank, for any number
+of items, and the ranks' shares differ by at most one item.
 """
 import os
 import sys
@@ -31,6 +35,13 @@ from src.data import transforms
 from src.data.datasets import Problem, SamplePair, dataset_info, discover_samples
 from src.data.mindrecord_reader import Files, as_str, count_samples, reader_files
 from src.data.samples import SampleError, decode_image, decode_label, encode_sample
+
+
+def shard_indices(total: int, rank: int = 0, group_size: int = 1) -> range:
+    """Indices of ``total`` items that rank ``rank`` of ``group_size`` evaluates: ``rank::group_size``."""
+    if group_size < 1 or not 0 <= rank < group_size:
+        raise ValueError(f"rank {rank} of group size {group_size}: need group size >= 1 and 0 <= rank < group size")
+    return range(rank, total, group_size)
 
 
 class EvalTransform:
@@ -64,10 +75,10 @@ def create_eval_dataset(files: Files, *, img_scale: Sequence[int], reduce_zero_l
 
     Columns ``image``, ``label``, ``file_name`` and, with ``with_raw``, ``raw``.
     """
+    rows = shard_indices(count_samples(files), rank, group_size)
     if group_size > 1:
-        rows = list(range(rank, count_samples(files), group_size))
         data = ds.MindDataset(reader_files(files), columns_list=["file_name", "image", "label"],
-                              sampler=ds.SubsetSampler(rows), num_parallel_workers=num_workers)
+                              sampler=ds.SubsetSampler(list(rows)), num_parallel_workers=num_workers)
     else:
         data = ds.MindDataset(reader_files(files), columns_list=["file_name", "image", "label"], shuffle=False,
                               num_parallel_workers=num_workers)
@@ -99,7 +110,7 @@ def count_eval_samples(source: Optional[str], *, dataset: Optional[str] = None, 
         total = count_samples(source)
     else:
         total = len(_folder_pairs(source, dataset, split, images, labels)[0])
-    return len(range(rank, total, group_size))
+    return len(shard_indices(total, rank, group_size))
 
 
 def iterate_eval_samples(source: Optional[str], *, img_scale: Sequence[int], reduce_zero_label: bool,
@@ -133,7 +144,8 @@ def iterate_eval_samples(source: Optional[str], *, img_scale: Sequence[int], red
         print(f"skip {problem.path}: {problem.reason}", file=stream)
     transform = EvalTransform(img_scale=img_scale, reduce_zero_label=reduce_zero_label, mean=mean, std=std,
                               to_rgb=to_rgb, with_raw=with_raw)
-    for pair in pairs[rank::group_size]:
+    for index in shard_indices(len(pairs), rank, group_size):
+        pair = pairs[index]
         try:
             sample = encode_sample(pair, info.max_label)
         except SampleError as err:

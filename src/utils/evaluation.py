@@ -191,7 +191,7 @@ def _call_all(hooks: List[PredictionHook]) -> PredictionHook:
 
 def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
                      aug_test: bool = False, save_dir: Optional[str] = None, progress: bool = True,
-                     stream: Optional[TextIO] = None) -> SegmentationMetric:
+                     stream: Optional[TextIO] = None, rank: int = 0, group_size: int = 1) -> SegmentationMetric:
     """Evaluate ``net`` on ``source`` [``data.val_file``] (MindRecord file or dataset folder) with the
     config's ``test`` settings; class names and label facts from ``data``.
 
@@ -202,6 +202,10 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
         aug_test: multi-scale + flip test (:func:`aug_test_settings`).
         save_dir: write one label PNG per image there (:func:`prediction_saver`).
         progress: show a progress bar on ``stream`` [stderr].
+        rank, group_size: sharded evaluation (msrun): this process evaluates items ``rank::group_size``
+            (:func:`src.data.eval_dataset.shard_indices`) and, with ``group_size > 1``, the areas are
+            summed over the ranks (:meth:`SegmentationMetric.all_reduce`, a collective call), so every
+            rank returns the metric of the whole data set.
     """
     data = cfg["data"]
     num_classes = int(cfg["model"]["decode_head"]["num_classes"])
@@ -218,18 +222,21 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
         hooks.append(prediction_saver(save_dir, info.reduce_zero_label))
     bar = None
     if progress:
-        bar = ProgressBar(count_eval_items(cfg, source, split=split), desc="eval",
-                          stream=stream if stream is not None else sys.stderr)
+        bar = ProgressBar(count_eval_items(cfg, source, split=split, rank=rank, group_size=group_size),
+                          desc="eval", stream=stream if stream is not None else sys.stderr)
         hooks.append(lambda item, pred: bar.update())
-    samples = build_eval_samples(cfg, source, split=split, with_raw=aug_test)
+    samples = build_eval_samples(cfg, source, split=split, rank=rank, group_size=group_size, with_raw=aug_test)
     try:
-        return evaluate(net, samples, num_classes, cfg.get("test") or {}, names,
-                        ignore_index=int(data.get("ignore_index", 255)),
-                        on_prediction=_call_all(hooks) if hooks else None,
-                        aug=aug_test_settings(cfg) if aug_test else None)
+        metric = evaluate(net, samples, num_classes, cfg.get("test") or {}, names,
+                          ignore_index=int(data.get("ignore_index", 255)),
+                          on_prediction=_call_all(hooks) if hooks else None,
+                          aug=aug_test_settings(cfg) if aug_test else None)
     finally:
         if bar is not None:
             bar.close()
+    if group_size > 1:
+        metric.all_reduce()
+    return metric
 
 
 def write_metrics_json(path: str, metric: SegmentationMetric, **meta: Any) -> None:

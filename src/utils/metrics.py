@@ -26,11 +26,17 @@ NaN, and the ``m*`` summaries are ``nanmean`` over classes, so such classes are 
 ``mRecall`` always equals ``mAcc``. ``Fscore`` and ``Dice`` agree for every class with ``I > 0``;
 for a class with ``I = 0`` but ``P + L > 0``, mmseg's ``Fscore`` is NaN (0/0) while ``Dice`` is 0,
 so ``mFscore`` and ``mDice`` differ when some present class is never hit.
+
+The areas are pixel counts, so accumulators of disjoint image sets combine exactly:
+:meth:`SegmentationMetric.merge` in one process, :meth:`SegmentationMetric.all_reduce` over the
+ranks of a sharded evaluation (every rank then holds the metric of the whole dataset).
 """
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from src.utils.distributed import all_reduce_counts
 
 PER_CLASS_KEYS = ("IoU", "Acc", "Fscore", "Precision", "Recall", "Dice")
 SUMMARY_KEYS = ("aAcc",) + tuple("m" + key for key in PER_CLASS_KEYS)
@@ -165,6 +171,26 @@ class SegmentationMetric:
         self.area_pred += areas[2]
         self.area_label += areas[3]
         self.num_images += 1
+
+    def merge(self, other: "SegmentationMetric") -> None:
+        """Add the areas and image count of ``other`` (same classes and ignore index)."""
+        if (other.num_classes, other.ignore_index) != (self.num_classes, self.ignore_index):
+            raise ValueError(f"cannot merge a metric of {other.num_classes} classes (ignore {other.ignore_index}) "
+                             f"into one of {self.num_classes} classes (ignore {self.ignore_index})")
+        self.area_intersect += other.area_intersect
+        self.area_union += other.area_union
+        self.area_pred += other.area_pred
+        self.area_label += other.area_label
+        self.num_images += other.num_images
+
+    def all_reduce(self) -> None:
+        """Replace the areas and image count by their exact sums over all ranks (collective call:
+        every rank of the data-parallel group must call it once, after evaluating its shard)."""
+        areas = np.stack([self.area_intersect, self.area_union, self.area_pred, self.area_label])
+        totals = all_reduce_counts(np.append(areas.ravel(), self.num_images))
+        self.area_intersect, self.area_union, self.area_pred, self.area_label = \
+            totals[:-1].reshape(4, self.num_classes).astype(np.float64)
+        self.num_images = int(totals[-1])
 
     def compute(self) -> Dict[str, Any]:
         """Summary fractions and per-class arrays.
