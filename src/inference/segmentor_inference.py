@@ -35,8 +35,8 @@ therefore run by :class:`NetworkRunner` in one of two ways:
 
 * GRAPH_MODE for the crop shape of slide inference (every window of an image at least as large as
   the crop has exactly that shape: one graph per batch size) and for up to ``max_compiled_shapes``
-  other input shapes, each compiled the second time it occurs (recurring image sizes, e.g. a
-  dataset of equal-sized images in whole mode);
+  other input shapes, each compiled when it occurs in a second image (recurring image sizes, e.g.
+  a dataset of equal-sized images in whole mode);
 * PyNative (op by op, nothing compiled) for every other shape: windows of images smaller than the
   crop and whole-mode images of sizes seen once.
 
@@ -175,7 +175,7 @@ class NetworkRunner:
         net: segmentor in inference mode, (B, 3, h, w) -> (B, K, h, w) logits.
         stats: counters to update.
         graph_shapes: (h, w) shapes always run compiled (the slide crop).
-        max_compiled_shapes: further shapes that may be compiled, each on its second occurrence.
+        max_compiled_shapes: further shapes that may be compiled, each when a second image has it.
         fixed_input: ``net`` accepts only one input shape (a loaded MINDIR): always run it compiled.
     """
 
@@ -187,13 +187,20 @@ class NetworkRunner:
         self.max_compiled_shapes = max_compiled_shapes
         self.fixed_input = fixed_input
         self._seen: Dict[Tuple[int, int], int] = {}
+        self._seen_in_image: Set[Tuple[int, int]] = set()
         self._extra: Set[Tuple[int, int]] = set()
+
+    def next_image(self) -> None:
+        """Start a new image: shapes are counted once per image (a flipped view is no recurrence)."""
+        self._seen_in_image.clear()
 
     def compiled(self, size: Tuple[int, int]) -> bool:
         """Whether a window of ``size`` (h, w) runs compiled; registers the occurrence."""
         if self.fixed_input or size in self.graph_shapes or size in self._extra:
             return True
-        self._seen[size] = self._seen.get(size, 0) + 1
+        if size not in self._seen_in_image:
+            self._seen_in_image.add(size)
+            self._seen[size] = self._seen.get(size, 0) + 1
         if self._seen[size] >= 2 and len(self._extra) < self.max_compiled_shapes:
             self._extra.add(size)
             return True
@@ -242,47 +249,53 @@ class SegmentorInference:
         self.stats.bytes_to_host += array.nbytes
         return array
 
-    def _run_windows(self, crops: List[ms.Tensor], size: Tuple[int, int], batch: int) -> ms.Tensor:
-        """Network on same-shaped crops (1, 3, h, w), ``batch`` at a time -> (n, K, h, w).
+    def _run_windows(self, crops: List[ms.Tensor], size: Tuple[int, int], batch: int) -> Iterator[ms.Tensor]:
+        """Network on same-shaped crops (1, 3, h, w), ``batch`` at a time: yields (n_i, K, h, w) in order.
 
         A compiled shape always gets full batches (the last one filled with copies of its last
         crop, outputs dropped), so that one graph serves every image.
         """
         compiled = self.runner.compiled(size)
-        outs = []
         for start in range(0, len(crops), batch):
             group = crops[start:start + batch]
             real = len(group)
             if compiled:
                 group = group + [group[-1]] * (batch - real)
             out = self.runner(ops.cat(group, axis=0) if len(group) > 1 else group[0], compiled)
-            outs.append(out[:real] if real < out.shape[0] else out)
-        return ops.cat(outs, axis=0) if len(outs) > 1 else outs[0]
+            yield out[:real] if real < out.shape[0] else out
 
     def slide_logits(self, img: ms.Tensor) -> ms.Tensor:
-        """mmseg ``slide_inference`` before the final resize: (1, 3, H, W) -> (1, K, H, W) float32."""
+        """mmseg ``slide_inference`` before the final resize: (1, 3, H, W) -> (1, K, H, W) float32.
+
+        Window logits are added to the canvas as each batch comes back (only one batch of window
+        logits is alive at a time).
+        """
         h, w = img.shape[2], img.shape[3]
         crop = self.settings.crop_size
         windows = slide_windows(h, w, crop, self.settings.stride)
         size = (windows[0][1] - windows[0][0], windows[0][3] - windows[0][2])
         crops = [img[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in windows]
-        if self.fixed_input and size != crop:
+        padded = self.fixed_input and size != crop
+        if padded:
             crops = [ops.pad(c, (0, crop[1] - size[1], 0, crop[0] - size[0])) for c in crops]
-            logits = self._run_windows(crops, crop, self.settings.batch_windows)[:, :, :size[0], :size[1]]
-        else:
-            logits = self._run_windows(crops, size, self.settings.batch_windows)
         preds = ops.zeros((1, self.num_classes, h, w), ms.float32)
         count = ops.zeros((1, 1, h, w), ms.float32)
-        for k, (y1, y2, x1, x2) in enumerate(windows):
-            preds[:, :, y1:y2, x1:x2] += logits[k:k + 1]
-            count[:, :, y1:y2, x1:x2] += 1.0
+        index = 0
+        for logits in self._run_windows(crops, crop if padded else size, self.settings.batch_windows):
+            if padded:
+                logits = logits[:, :, :size[0], :size[1]]
+            for k in range(logits.shape[0]):
+                y1, y2, x1, x2 = windows[index]
+                preds[:, :, y1:y2, x1:x2] += logits[k:k + 1]
+                count[:, :, y1:y2, x1:x2] += 1.0
+                index += 1
         return preds / count
 
     def logits(self, img: ms.Tensor) -> ms.Tensor:
         """Logits at the input size with the configured mode: (1, 3, h, w) -> (1, K, h, w)."""
         if self.settings.mode == "slide":
             return self.slide_logits(img)
-        return self._run_windows([img], (img.shape[2], img.shape[3]), 1)
+        return next(self._run_windows([img], (img.shape[2], img.shape[3]), 1))
 
     def view_probs(self, img: ms.Tensor, out_size: Tuple[int, int], flip: bool) -> ms.Tensor:
         """mmseg ``inference`` of one view: (1, 3, h, w) -> (1, K, H, W) softmax at ``out_size``."""
@@ -311,6 +324,7 @@ class SegmentorInference:
         if not views:
             raise ValueError("segment needs at least one view")
         out_size = (int(out_size[0]), int(out_size[1]))
+        self.runner.next_image()
         total = None
         flips = (False, True) if flip else (False,)
         for view in views:
