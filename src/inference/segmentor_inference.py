@@ -22,7 +22,8 @@ What runs where (as in mmseg):
 * device (MindSpore ops): horizontal flip of the view, window cropping (``slide_inference``:
   ``h_grids = max(H - h_crop + h_stride - 1, 0) // h_stride + 1``, window
   ``img[y2 - h_crop .. y2]`` clipped at 0, i.e. windows smaller than the crop run *unpadded*),
-  batching of windows, the network, accumulation and count normalisation, bilinear resize of the
+  batching of windows, the network, accumulation (mmseg's ``F.pad`` + add) and the division by the
+  window count (a geometry map built on the host and uploaded), bilinear resize of the
   logits to the original size (``align_corners=False``, PyTorch's ``F.interpolate``), softmax,
   flip back, the mean over the views (``aug_test``) and the argmax;
 * back to the host: only the (H, W) label map (uint8 for up to 256 classes, else int32), and
@@ -267,8 +268,9 @@ class SegmentorInference:
     def slide_logits(self, img: ms.Tensor) -> ms.Tensor:
         """mmseg ``slide_inference`` before the final resize: (1, 3, H, W) -> (1, K, H, W) float32.
 
-        Window logits are added to the canvas as each batch comes back (only one batch of window
-        logits is alive at a time).
+        Each window's logits are zero-padded to the image and added as its batch comes back (mmseg's
+        ``F.pad``; only one batch of window logits is alive at a time); the window count per pixel
+        is geometry, computed on the host.
         """
         h, w = img.shape[2], img.shape[3]
         crop = self.settings.crop_size
@@ -278,18 +280,19 @@ class SegmentorInference:
         padded = self.fixed_input and size != crop
         if padded:
             crops = [ops.pad(c, (0, crop[1] - size[1], 0, crop[0] - size[0])) for c in crops]
-        preds = ops.zeros((1, self.num_classes, h, w), ms.float32)
-        count = ops.zeros((1, 1, h, w), ms.float32)
+        preds = None
+        count = np.zeros((1, 1, h, w), np.float32)
         index = 0
         for logits in self._run_windows(crops, crop if padded else size, self.settings.batch_windows):
             if padded:
                 logits = logits[:, :, :size[0], :size[1]]
             for k in range(logits.shape[0]):
                 y1, y2, x1, x2 = windows[index]
-                preds[:, :, y1:y2, x1:x2] += logits[k:k + 1]
+                placed = ops.pad(logits[k:k + 1], (x1, w - x2, y1, h - y2))
+                preds = placed if preds is None else preds + placed
                 count[:, :, y1:y2, x1:x2] += 1.0
                 index += 1
-        return preds / count
+        return preds / ms.Tensor(count)
 
     def logits(self, img: ms.Tensor) -> ms.Tensor:
         """Logits at the input size with the configured mode: (1, 3, h, w) -> (1, K, h, w)."""
