@@ -26,7 +26,9 @@ through what ``eval.py`` does per image: keep-ratio resize and normalisation on 
 depend on them). Per image: seconds (until the label map is on the host), bytes copied device to
 host (``TransferStats``, every copy of the inference path goes through it), graph compilations
 (growth of the network's compile cache), network calls compiled / op by op, and the process's
-peak RSS so far. The first image includes the compilation of the crop graph. Config leaves can be
+peak RSS so far. The first image includes the compilation of the crop graph. ``--network_time``
+adds ``network_s``, the seconds inside network calls (each output waited for), the rest being
+host preparation and the device-side stitching. Config leaves can be
 overridden as ``--section.key value``. ``--compare_modes HxW`` adds the two ways the network runs
 (see ``src/inference``): one call on a 1x3xHxW input op by op (PyNative), then compiled.
 """
@@ -76,6 +78,8 @@ def parse_args(argv: Optional[List[str]] = None):
     parser.add_argument("--images", type=int, default=4, help="number of images (default 4)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated HxW, cycled (default {DEFAULT_SIZES})")
     parser.add_argument("--aug", action="store_true", help="multi-scale (test.aug_scales) + flip (test.aug_flip)")
+    parser.add_argument("--network_time", action="store_true",
+                        help="also report the seconds spent in network calls (each call waited for)")
     parser.add_argument("--compare_modes", type=parse_size, default=None, metavar="HxW",
                         help="also time one network call on a 1x3xHxW input in PyNative and GRAPH_MODE")
     args, rest = parser.parse_known_args(argv)
@@ -94,6 +98,24 @@ def synthetic_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     image = np.repeat(np.repeat(coarse, 32, axis=0), 32, axis=1)[:h, :w]
     image = np.pad(image, ((0, h - image.shape[0]), (0, w - image.shape[1]), (0, 0)), mode="edge")
     return np.clip(image.astype(np.int16) + rng.integers(-20, 21, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+class TimedRunner:
+    """Wraps a ``NetworkRunner``: waits for every network output and adds up the seconds."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runner, name)
+
+    def __call__(self, batch: Any, compiled: bool) -> Any:
+        start = time.perf_counter()
+        out = self.runner(batch, compiled)
+        out.asnumpy()  # waits for the device; this copy is not part of the inference path
+        self.seconds += time.perf_counter() - start
+        return out
 
 
 def compare_modes(net: Any, size: Tuple[int, int]) -> Dict[str, Any]:
@@ -120,6 +142,8 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     net = build_model(cfg.model)
     num_classes = int(cfg.model.decode_head.num_classes)
     inference = build_inference(net, num_classes, cfg.get("test"))
+    if args.network_time:
+        inference.runner = TimedRunner(inference.runner)
     prep = preprocess_settings(cfg)
     aug = aug_test_settings(cfg) if args.aug else None
     scales, flip = (aug.scales, aug.flip) if aug else ((1.0,), False)
@@ -130,6 +154,7 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
         h, w = args.sizes[index % len(args.sizes)]
         image = synthetic_image(rng, h, w)
         before = dict(stats.as_dict())
+        network_before = inference.runner.seconds if args.network_time else 0.0
         cache = len(net.compile_cache)
         start = time.perf_counter()
         labels = inference.segment_image(image, prep["img_scale"], prep["mean"], prep["std"], prep["to_rgb"],
@@ -143,6 +168,8 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
                           "graph_calls": after["graph_calls"] - before["graph_calls"],
                           "pynative_calls": after["pynative_calls"] - before["pynative_calls"],
                           "peak_rss_gb": peak_rss_gb()})
+        if args.network_time:
+            per_image[-1]["network_s"] = round(inference.runner.seconds - network_before, 3)
         print(json.dumps(per_image[-1]), file=sys.stderr)
     later = [r["seconds"] for r in per_image[1:]]
     test = cfg.get("test") or {}
