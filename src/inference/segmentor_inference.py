@@ -43,11 +43,11 @@ therefore run by :class:`NetworkRunner` in one of two ways:
 
 The stitching ops (cropping, accumulation, resize, softmax, flip, mean, argmax) run op by op and
 compile nothing. The number of compilations is thus at most ``1 + max_compiled_shapes`` per
-network and batch size, independent of the number of images. PyNative gives the same outputs as
-the compiled graph; its cost is per-op dispatch. Measured on CPU (``benchmarks/bench_eval.py``,
-Swin-T, see benchmarks/README.md): 4 single-scale ADE20K-sized images -> 1 compilation; one
-1x3x384x512 call takes 8.8 s op by op against 14.8 s compiled on first use and 2.6 s afterwards,
-so compiling pays only for shapes that recur.
+network and batch size, independent of the number of images. PyNative computes the same function
+as the compiled graph (equal up to float rounding); its cost is per-op dispatch. Measured on CPU
+(``benchmarks/bench_eval.py``, Swin-T, see benchmarks/README.md): 4 single-scale ADE20K-sized
+images -> 1 compilation; one 1x3x384x512 call takes 8.8 s op by op against 14.8 s compiled on
+first use and 2.6 s afterwards, so compiling pays only for shapes that recur.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass, field
