@@ -17,14 +17,15 @@
     python infer.py --config CFG --checkpoint CKPT --input photo.jpg --output out/
     python infer.py --config CFG --mindir ecenet.mindir --input images/ --output out/
 
-Per image (any size): keep-ratio resize to ``test.img_scale``, normalisation, inference, logits
-resized to the original size, argmax. Outputs in ``--output``: ``<stem>_mask.png`` (palette
-colours of ``data.dataset``), ``<stem>_overlay.png`` (image and mask blended, above a legend of
-the classes present) and ``<stem>_pred.png`` (label ids in the dataset's annotation space, i.e.
-class + 1 for reduce_zero_label datasets such as ADE20K).
+Per image (any size): keep-ratio resize to ``test.img_scale`` and normalisation on the host; inference,
+logits resized to the original size, softmax and argmax on the device (``src/inference``).
+Outputs in ``--output``: ``<stem>_mask.png`` (palette colours of ``data.dataset``),
+``<stem>_overlay.png`` (image and mask blended, above a legend of the classes present) and
+``<stem>_pred.png`` (label ids in the dataset's annotation space, i.e. class + 1 for
+reduce_zero_label datasets such as ADE20K).
 
 A checkpoint runs ``test.mode`` (or ``--mode``). A MINDIR has a fixed input size, so it always
-runs sliding windows of that size (smaller images and border windows are zero-padded).
+runs sliding windows of that size (images smaller than it are zero-padded, unlike mmseg).
 """
 import os
 import sys
@@ -34,8 +35,8 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.data.datasets import class_names, dataset_info  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
-from src.utils.evaluation import (list_images, network_forward, predict_image, read_image,  # noqa: E402
-                                  write_prediction_outputs)
+from src.inference import build_inference  # noqa: E402
+from src.utils.evaluation import list_images, predict_image, read_image, write_prediction_outputs  # noqa: E402
 from src.utils.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
 from src.utils.visualization import get_palette  # noqa: E402
 
@@ -67,16 +68,16 @@ def main() -> int:
         if args.mode == "whole":
             raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")
         test_cfg.update(mindir_window_settings(mindir_input_shape(args.mindir), test_cfg))
-        forward = network_forward(load_mindir(args.mindir))
+        inference = build_inference(load_mindir(args.mindir), num_classes, test_cfg, fixed_input=True)
     else:
         if args.mode is not None:
             test_cfg["mode"] = args.mode
-        forward = network_forward(load_network(cfg, args.checkpoint))
+        inference = build_inference(load_network(cfg, args.checkpoint), num_classes, test_cfg)
     palette = get_palette(data.dataset, num_classes)
     preprocess = preprocess_settings(cfg)
     for path in images:
         image = read_image(path)
-        pred = predict_image(forward, image, num_classes, test_cfg, **preprocess)
+        pred = predict_image(inference, image, **preprocess)
         stem = os.path.splitext(os.path.basename(path))[0]
         written = write_prediction_outputs(args.output, stem, image, pred, palette, names, info.reduce_zero_label)
         print(f"{path}: " + " ".join(written))

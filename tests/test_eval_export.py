@@ -36,11 +36,11 @@ from src.config import load_config
 from src.data.builder import build_eval_samples, preprocess_settings
 from src.models import build_model
 from src.utils.cli import load_network
-from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, list_images, network_forward,
-                                  predict_image, prediction_saver, to_label_ids)
+from src.inference import build_inference
+from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, list_images, predict_image, prediction_saver,
+                                  to_label_ids)
 from src.utils.export import (ExportError, check_export_format, export_model, mindir_input_shape,
                               mindir_window_settings, unsupported_onnx_operator, verify_mindir)
-from src.utils.inference import inference_logits
 from src.utils.metrics import SUMMARY_KEYS, SegmentationMetric
 from src.utils.visualization import get_palette
 
@@ -62,13 +62,13 @@ def _run(script, *args, env):
 
 @pytest.fixture(scope="module", name="model")
 def fixture_model(tmp_path_factory):
-    """Config, a random-weight checkpoint, the network loaded from it and its NumPy forward."""
+    """Config, a random-weight checkpoint and the network loaded from it."""
     cfg = load_config(CONFIG, TEST_OVERRIDES)
     ckpt = str(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
     ms.set_seed(0)
     ms.save_checkpoint(build_model(cfg.model), ckpt)
     net = load_network(cfg, ckpt)
-    return SimpleNamespace(cfg=cfg, ckpt=ckpt, net=net, forward=network_forward(net))
+    return SimpleNamespace(cfg=cfg, ckpt=ckpt, net=net)
 
 
 @pytest.fixture(scope="module", name="eval_run")
@@ -129,10 +129,10 @@ def test_raw_folder_gives_the_mindrecord_metrics(model, eval_run, demo_data):
 
 def test_sliding_window_with_one_window_equals_whole(model, eval_run, demo_data):
     items = list(build_eval_samples(model.cfg, demo_data["val"]))
-    whole = inference_logits(model.forward, items[0]["image"], NUM_CLASSES, mode="whole")
-    slide = inference_logits(model.forward, items[0]["image"], NUM_CLASSES, mode="slide",
-                             crop_size=(SIZE, SIZE), stride=(SIZE, SIZE))
-    np.testing.assert_allclose(slide, whole, rtol=0, atol=1e-6)
+    image = ms.Tensor(items[0]["image"])
+    whole = build_inference(model.net, NUM_CLASSES, {**model.cfg.test, "mode": "whole"}).logits(image)
+    slide = build_inference(model.net, NUM_CLASSES, {**model.cfg.test, "mode": "slide"}).logits(image)
+    np.testing.assert_allclose(slide.asnumpy(), whole.asnumpy(), rtol=0, atol=1e-6)
     slide_cfg = {**model.cfg.test, "mode": "slide"}
     metric = evaluate(model.net, items, NUM_CLASSES, slide_cfg)
     assert metric.to_json()["areas"] == eval_run.report["areas"]
@@ -205,5 +205,7 @@ def test_infer_cli_with_mindir(model, mindir, subprocess_env, tmp_path):
         assert pred.shape == image.shape[:2] and pred.max() < NUM_CLASSES
         np.testing.assert_array_equal(mask, palette[pred])  # mask colours are palette colours
         assert cv2.imread(written[1]).shape[0] > image.shape[0]  # overlay above a legend
-        expected = predict_image(model.forward, image, NUM_CLASSES, test_cfg, **preprocess_settings(model.cfg))
-        np.testing.assert_array_equal(pred, expected)  # MINDIR result = checkpoint model result
+        # MINDIR result = checkpoint model result with the same (padded) fixed-size windows
+        expected = predict_image(build_inference(model.net, NUM_CLASSES, test_cfg, fixed_input=True), image,
+                                 **preprocess_settings(model.cfg))
+        np.testing.assert_array_equal(pred, expected)

@@ -61,7 +61,7 @@ def _reduce_zero_label(data: Mapping[str, Any]) -> bool:
 def preprocess_settings(cfg: Mapping[str, Any]) -> Dict[str, Any]:
     """Test-time preprocessing of the config: ``img_scale``, ``mean``, ``std``, ``to_rgb``.
 
-    These are the keyword arguments of :func:`src.utils.inference.preprocess` (and its callers).
+    These are the keyword arguments of :func:`src.inference.prepare_view` (and its callers).
     """
     data = _data(cfg)
     test = cfg.get("test") or {}

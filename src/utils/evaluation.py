@@ -17,6 +17,8 @@
 * :func:`evaluate` runs a network over test items (see :mod:`src.data.eval_dataset`) and fills a
   :class:`SegmentationMetric`; single scale (``test.mode`` whole or slide, on the preprocessed
   image) or, with :class:`AugTest`, multi-scale + flip on the raw image (mmseg ``aug_test``).
+  The inference itself is :class:`src.inference.SegmentorInference` (on the device; only label
+  maps come back to the host).
 * :func:`evaluate_dataset` adds the data source of a config, a progress bar and the optional
   saving of predictions as label PNGs (:func:`prediction_saver`).
 * :func:`predict_image` and :func:`write_prediction_outputs` are the per-image path of ``infer.py``.
@@ -29,19 +31,18 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import cv2
 import numpy as np
-import mindspore as ms
 from mindspore import nn
 
 from src.data.builder import build_eval_samples, count_eval_items, preprocess_settings
 from src.data.datasets import class_names, dataset_info
 from src.data.progress import ProgressBar
-from src.utils.inference import (AUG_RATIOS, Forward, aug_inference, inference_logits, predict_label, preprocess,
-                                 resize_bilinear)
+from src.inference import SegmentorInference, build_inference
 from src.utils.metrics import SegmentationMetric
 from src.utils.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+AUG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
 @dataclass(frozen=True)
@@ -63,44 +64,11 @@ def aug_test_settings(cfg: Mapping[str, Any]) -> AugTest:
     return AugTest(scales=scales, flip=bool(test.get("aug_flip", True)), **preprocess_settings(cfg))
 
 
-def network_forward(net: nn.Cell) -> Forward:
-    """Wrap an inference-mode segmentor as ``(N,3,h,w) float32 -> (N,K,h,w) logits`` in NumPy."""
-    def forward(batch: np.ndarray) -> np.ndarray:
-        return net(ms.Tensor(np.ascontiguousarray(batch, dtype=np.float32))).asnumpy()
-    return forward
-
-
-def _window_settings(test_cfg: Mapping[str, Any], size: Sequence[int]) -> Dict[str, Any]:
-    """``mode``, ``crop_size``, ``stride``, ``batch_windows`` of ``test_cfg`` (crop and stride default to ``size``)."""
-    return {"mode": test_cfg.get("mode", "whole"), "crop_size": tuple(test_cfg.get("crop_size", size)),
-            "stride": tuple(test_cfg.get("stride", size)), "batch_windows": int(test_cfg.get("batch_windows", 1))}
-
-
-def predict_single_scale(forward: Forward, image: np.ndarray, out_size: Sequence[int], num_classes: int,
-                         test_cfg: Mapping[str, Any]) -> np.ndarray:
-    """Label map (H, W) for one preprocessed image (1, 3, h, w): logits resized to ``out_size``."""
-    logits = inference_logits(forward, image, num_classes, **_window_settings(test_cfg, image.shape[2:]))
-    if tuple(logits.shape[2:]) != tuple(out_size):
-        logits = resize_bilinear(logits, tuple(out_size))
-    return logits[0].argmax(axis=0)
-
-
-def predict_aug(forward: Forward, image_bgr: np.ndarray, num_classes: int, test_cfg: Mapping[str, Any],
-                aug: AugTest) -> np.ndarray:
-    """Label map (H, W) of the multi-scale (+ flip) test of an original uint8 BGR image (H, W, 3)."""
-    probs = aug_inference(forward, image_bgr, num_classes, img_scale=aug.img_scale, scales=aug.scales, flip=aug.flip,
-                          mean=aug.mean, std=aug.std, to_rgb=aug.to_rgb,
-                          **_window_settings(test_cfg, image_bgr.shape[:2]))
-    return predict_label(probs)
-
-
-def predict_image(forward: Forward, image_bgr: np.ndarray, num_classes: int, test_cfg: Mapping[str, Any],
-                  img_scale: Sequence[int], mean: Sequence[float], std: Sequence[float],
-                  to_rgb: bool = True) -> np.ndarray:
+def predict_image(inference: SegmentorInference, image_bgr: np.ndarray, img_scale: Sequence[int],
+                  mean: Sequence[float], std: Sequence[float], to_rgb: bool = True) -> np.ndarray:
     """Label map (H, W) of an original uint8 BGR image (H, W, 3), any size: keep-ratio resize to
-    ``img_scale``, normalisation, ``test_cfg`` inference, logits resized back, argmax."""
-    img = preprocess(image_bgr, tuple(img_scale), mean, std, to_rgb)
-    return predict_single_scale(forward, img, image_bgr.shape[:2], num_classes, test_cfg)
+    ``img_scale`` and normalisation on the host, the configured inference on the device."""
+    return inference.segment_image(image_bgr, img_scale, mean, std, to_rgb)
 
 
 def list_images(path: str) -> List[str]:
@@ -130,19 +98,19 @@ def evaluate(net: nn.Cell, samples: Iterable[Dict[str, Any]], num_classes: int, 
     """Evaluation of ``net`` (inference mode) over test items (see ``src.data``).
 
     Single scale by default; with ``aug`` the multi-scale + flip test on each item's ``raw`` image
-    (items built with ``with_raw=True``). ``on_prediction(item, pred)`` is called for every image
-    (saving, progress).
+    (items built with ``with_raw=True``). Inference runs on the device (:mod:`src.inference`);
+    ``on_prediction(item, pred)`` is called for every image (saving, progress).
     """
-    net.set_train(False)
-    forward = network_forward(net)
+    inference = build_inference(net, num_classes, test_cfg)
     metric = SegmentationMetric(num_classes, ignore_index=ignore_index, class_names=class_names)
     for item in samples:
         if aug is None:
-            pred = predict_single_scale(forward, item["image"], item["label"].shape, num_classes, test_cfg)
+            pred = inference.segment([item["image"]], item["label"].shape)
         elif "raw" not in item:
             raise ValueError("the multi-scale test needs items with the original image (build them with with_raw=True)")
         else:
-            pred = predict_aug(forward, item["raw"], num_classes, test_cfg, aug)
+            pred = inference.segment_image(item["raw"], aug.img_scale, aug.mean, aug.std, aug.to_rgb,
+                                           scales=aug.scales, flip=aug.flip)
         metric.update(pred, item["label"])
         if on_prediction is not None:
             on_prediction(item, pred)
