@@ -32,11 +32,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 from src.data.builder import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from src.data.datasets import dataset_info, discover_samples  # noqa: E402
 from src.data.demo import make_demo_dataset  # noqa: E402
 from src.data.mindrecord_writer import write_mindrecord  # noqa: E402
 from src.data.train_dataset import create_train_dataset  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args(argv=None) -> argparse.Namespace:

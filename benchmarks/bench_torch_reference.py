@@ -44,15 +44,18 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+import numpy as np
+import torch
+from torch import nn
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
+# pylint: disable=wrong-import-position
+# (the project's modules need the project root on sys.path, set above)
 from benchmarks.torch_reference import ECENetHead, ECENetLoss, SwinTransformer, build_model  # noqa: E402
 from benchmarks.common import MODES, check_timing_args, time_calls, timing_parser  # noqa: E402
 from src.config import load_config, parse_overrides  # noqa: E402
+# pylint: enable=wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FIXTURES = os.environ.get("ECENET_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))

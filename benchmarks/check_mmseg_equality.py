@@ -43,14 +43,17 @@ import sys
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import cv2
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
+# pylint: disable=wrong-import-position
+# (the project's modules need the project root on sys.path, set above)
 from src.config import load_config, parse_overrides  # noqa: E402
 from src.data.demo import render_sample  # noqa: E402
+# pylint: enable=wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_DIFF_FRACTION = 1e-4
@@ -94,11 +97,14 @@ def read_fixture(path: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
 
 def record(weights: str, output: str, config: str, overrides: List[str], seed: int) -> Dict[str, Any]:
     """Run the PyTorch mmseg test path on every case and write the fixture; returns its meta."""
+    # pylint: disable=import-outside-toplevel
+    # (torch is only in the PyTorch environment that records; compare runs in the MindSpore one without it)
     import torch
 
     from benchmarks.bench_torch_reference import load_fixture_weights
     from benchmarks.torch_reference import build_model
     from benchmarks.torch_reference.mmseg_test import EncoderDecoderTest, multi_scale_flip_aug
+    # pylint: enable=import-outside-toplevel
 
     cfg = load_config(config, parse_overrides(overrides))
     with np.load(weights, allow_pickle=False) as data:
@@ -154,8 +160,11 @@ def compare(fixture: str, work_dir: str) -> List[Dict[str, Any]]:
     Needs MindSpore with a device context set. Returns one dict per case: ``case``, ``pixels``,
     ``differing``, ``fraction``, ``passed`` (fraction <= the fixture's ``max_diff_fraction``).
     """
+    # pylint: disable=import-outside-toplevel
+    # (MindSpore is only in the environment that compares; record runs in the PyTorch one without it)
     from src.utils.cli import load_network
     from src.utils.evaluation import evaluate_dataset
+    # pylint: enable=import-outside-toplevel
 
     meta, arrays = read_fixture(fixture)
     cfg = load_config(os.path.join(ROOT, meta["config"]), parse_overrides(meta["overrides"]))
@@ -212,7 +221,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return subprocess.run([args.compare_python, os.path.abspath(__file__), "compare", "--fixture",
                                    args.output], check=False).returncode
         return 0
-    from src.utils.context import init_context
+    from src.utils.context import init_context  # pylint: disable=import-outside-toplevel  # MindSpore: compare only
     init_context(args.device_target, distributed=False)
     with tempfile.TemporaryDirectory() as work_dir:
         results = compare(args.fixture, work_dir)

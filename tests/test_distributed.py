@@ -27,6 +27,7 @@ same network in one process, scales each half's mask loss to the distributed nor
 number of present masks averaged over the ranks), averages the two gradients and applies the
 optimizer once: what data parallelism with ``gradients_mean`` must compute.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -37,8 +38,19 @@ import sys
 
 import numpy as np
 import pytest
+import mindspore as ms
+from mindspore import nn, ops
 
-from conftest import ROOT
+from conftest import ROOT, build_demo_mindrecords
+import train
+from src.config import load_config, parse_overrides
+from src.data.builder import build_train_dataset
+from src.models import build_model
+from src.models.convert import load_weights, network_params, save_native_checkpoint
+from src.utils.cli import load_network
+from src.utils.context import RunContext, init_context, seed_everything
+from src.utils.evaluation import evaluate_dataset
+from src.utils.logger import get_logger
 
 SCRIPTS = os.path.join(ROOT, "scripts")
 CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
@@ -166,11 +178,8 @@ def _rows(path):
 class _MsrunJob:
     """A launcher script (2 CPU workers) running in the background (its own process group)."""
 
-    def __init__(self, script, args, env, out_dir, log_path):
-        self.out_dir, self.log_path = out_dir, log_path
-        with open(log_path, "w", encoding="utf-8") as log:
-            self.proc = subprocess.Popen(["bash", os.path.join(SCRIPTS, script), *args],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def __init__(self, proc, out_dir, log_path):
+        self.proc, self.out_dir, self.log_path = proc, out_dir, log_path
 
     def wait(self, timeout=300):
         """Wait for the job; returns the output folder, or fails with the end of the logs."""
@@ -193,6 +202,19 @@ class _MsrunJob:
             self.proc.wait()
 
 
+@contextlib.contextmanager
+def _msrun_job(script, args, out_dir, log_path):
+    """Start launcher ``script`` with ``args`` in the background; killed (process group) on exit."""
+    with open(log_path, "w", encoding="utf-8") as log, \
+            subprocess.Popen(["bash", os.path.join(SCRIPTS, script), *args], env=_msrun_env(), stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True) as proc:
+        job = _MsrunJob(proc, out_dir, log_path)
+        try:
+            yield job
+        finally:
+            job.kill()
+
+
 def _msrun_env():
     """Environment for a launcher run: msrun and this interpreter first on PATH."""
     bin_dir = os.path.dirname(sys.executable)
@@ -205,30 +227,22 @@ def _msrun_env():
     return env
 
 
-@pytest.fixture(scope="module")
-def msrun_run(demo_data, tmp_path_factory):
+@pytest.fixture(name="msrun_run", scope="module")
+def fixture_msrun_run(demo_data, tmp_path_factory):
     """Two CPU workers, 2 images each, every rank saving, validation after the last iteration;
     started here, run in the background."""
     root = tmp_path_factory.mktemp("msrun")
     args = ["--config", CONFIG, "--master-port", str(_free_port()), "--output-dir", str(root / "out"),
             "--cluster-timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
             "--train.save_all_ranks", "true", "--train.eval_interval", str(ITERS)]
-    job = _MsrunJob("run_distribute_train_cpu.sh", args, _msrun_env(), root / "out", root / "launcher.log")
-    yield job
-    job.kill()
+    with _msrun_job("run_distribute_train_cpu.sh", args, root / "out", root / "launcher.log") as job:
+        yield job
 
 
 class _DataParallelReference:
     """In-process data parallelism over 2 simulated ranks (see the module docstring)."""
 
     def __init__(self, cfg):
-        import mindspore as ms
-        from mindspore import nn, ops
-
-        import train
-        from src.utils.context import RunContext, init_context, seed_everything
-        from src.utils.logger import get_logger
-
         init_context("CPU", distributed=False)
         seed_everything(int(cfg.train.seed))  # as train.py does: the same initial weights
         model, step_cell, _, _ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
@@ -278,9 +292,6 @@ class _DataParallelReference:
 
     def run(self, cfg, iters):
         """Per-rank [ce, mask, div] rows for each iteration."""
-        import mindspore as ms
-        from src.data.builder import build_train_dataset
-
         dataset = build_train_dataset(cfg, seed=int(cfg.train.seed), epoch=0)
         rows = []
         for img, label in dataset.create_tuple_iterator(columns=["image", "label"], num_epochs=1):
@@ -299,9 +310,6 @@ class _DataParallelReference:
 
 
 def test_two_process_cpu_training_matches_data_parallel_reference(msrun_run, demo_data):
-    import mindspore as ms
-    from src.config import load_config, parse_overrides
-
     # The reference runs in this process while the msrun workers train (the compiles overlap).
     cfg = load_config(CONFIG, parse_overrides(_train_args(demo_data, 2 * PER_RANK_BATCH)))
     reference = _DataParallelReference(cfg)
@@ -359,11 +367,6 @@ class _LineLogger:
 
 def _one_process_validation(cfg, checkpoint):
     """train.validate's log message for ``checkpoint`` evaluated in this process on all images."""
-    import train
-    from src.models import build_model
-    from src.models.convert import load_weights
-    from src.utils.context import RunContext
-
     model = build_model(cfg.model)
     load_weights(model, checkpoint)
     logger = _LineLogger()
@@ -399,14 +402,9 @@ def test_eval_launcher_dry_run_and_errors(tmp_path):
         assert message in proc.stderr and "Usage: bash scripts/run_distribute_eval.sh" in proc.stderr, proc.stderr
 
 
-@pytest.fixture(scope="module")
-def eval_case(tmp_path_factory):
+@pytest.fixture(name="eval_case", scope="module")
+def fixture_eval_case(tmp_path_factory):
     """5 demo validation images (not a multiple of the 2 ranks) and a demo checkpoint (random weights)."""
-    from conftest import build_demo_mindrecords
-    from src.models import build_model
-    from src.models.convert import network_params, save_native_checkpoint
-    from src.utils.context import init_context, seed_everything
-
     root = tmp_path_factory.mktemp("sharded_eval")
     data = build_demo_mindrecords(str(root / "demo"), num_train=1, num_val=5, size=48)
     init_context("CPU", distributed=False)
@@ -417,7 +415,6 @@ def eval_case(tmp_path_factory):
 
 
 def _eval_config():
-    from src.config import load_config, parse_overrides
     return load_config(CONFIG, parse_overrides(EVAL_OVERRIDES))
 
 
@@ -425,23 +422,17 @@ EVAL_OVERRIDES = ["--test.img_scale", "[48,48]", "--data.num_workers", "1"]
 
 
 def test_two_process_sharded_eval_equals_one_process(eval_case):
-    from src.utils.cli import load_network
-    from src.utils.evaluation import evaluate_dataset
-
     root, val, ckpt = eval_case
     args = ["--config", CONFIG, "--checkpoint", ckpt, "--device", "CPU", "--data", val,
             "--master-port", str(_free_port()), "--log-dir", str(root / "out" / "msrun_log"),
             "--cluster-timeout", "120", "--", "--json", str(root / "metrics.json"),
             "--save-pred", str(root / "pred"), "--no-progress", *EVAL_OVERRIDES]
-    job = _MsrunJob("run_distribute_eval.sh", args, _msrun_env(), root / "out", root / "launcher.log")
-    try:
+    with _msrun_job("run_distribute_eval.sh", args, root / "out", root / "launcher.log") as job:
         # The one-process reference runs here while the workers compile.
         cfg = _eval_config()
         single = evaluate_dataset(load_network(cfg, ckpt), cfg, val, save_dir=str(root / "pred_single"),
                                   progress=False)
         job.wait()
-    finally:
-        job.kill()
     with open(root / "metrics.json", encoding="utf-8") as f:
         sharded = json.load(f)
     expected = json.loads(json.dumps(single.to_json()))

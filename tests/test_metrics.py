@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pytest
 
+from src.utils.distributed import MAX_GROUP_SIZE, from_limbs, to_limbs
 from src.utils.metrics import SegmentationMetric, intersect_and_union, mmseg_percent
 
 # K = 3. The pixel labelled 255 (predicted 2) is ignored. Remaining (pred, label) pairs:
@@ -165,8 +166,6 @@ def test_merge_of_shards_is_exact():
 
 
 def test_limb_sums_are_exact_beyond_float32():
-    from src.utils.distributed import MAX_GROUP_SIZE, from_limbs, to_limbs
-
     # Pixel counts of a large data set: far above 2**24, where float32 sums lose units.
     rng = np.random.default_rng(1)
     counts = [rng.integers(0, 2 ** 40, 600) for _ in range(5)] + [np.full(600, 2 ** 60 - 1)]

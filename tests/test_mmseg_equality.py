@@ -26,6 +26,7 @@ import pytest
 from conftest import ROOT
 from benchmarks.check_mmseg_equality import MAX_DIFF_FRACTION, compare, read_fixture
 from src.data.transforms import rescale_size
+from src.utils.context import init_context
 
 FIXTURE = os.path.join(ROOT, "tests", "data", "mmseg_equality.npz")
 META, ARRAYS = read_fixture(FIXTURE)
@@ -72,11 +73,9 @@ def test_recorded_cases_cover_the_protocol():
     assert min(h for h, _ in _input_sizes(aug)) < aug["test"]["crop_size"][0]
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
+@pytest.fixture(name="results", scope="module")
+def fixture_results(tmp_path_factory):
     """Per case: the project's evaluation against the recorded mmseg labels (one network for all)."""
-    from src.utils.context import init_context
-
     init_context("CPU", distributed=False)
     return {result["case"]: result for result in compare(FIXTURE, str(tmp_path_factory.mktemp("mmseg")))}
 

@@ -25,6 +25,7 @@ from typing import Iterable
 import numpy as np
 import mindspore as ms
 from mindspore import ops
+from mindspore.communication import get_group_size, get_rank
 
 LIMB_BITS = 12
 NUM_LIMBS = 5                      # counts below 2**60
@@ -58,8 +59,6 @@ def all_reduce_counts(counts: np.ndarray) -> np.ndarray:
 
     Every rank of the communication group must call it with an array of the same shape.
     """
-    from mindspore.communication import get_group_size
-
     if get_group_size() > MAX_GROUP_SIZE:
         raise ValueError(f"exact count reduction supports up to {MAX_GROUP_SIZE} ranks, got {get_group_size()}")
     limbs = to_limbs(counts)
@@ -73,8 +72,6 @@ def broadcast_from_rank0(params: Iterable[ms.Parameter]) -> None:
     zeros, measured), so this is one float32 ``AllReduce`` of the concatenated values to which only
     rank 0 contributes: ``x + 0`` is exact.
     """
-    from mindspore.communication import get_rank
-
     params = list(params)
     if not params:
         return
