@@ -14,9 +14,10 @@
 # limitations under the License.
 # ============================================================================
 # Sets up the environment from requirements.txt and runs the whole test suite.
-# Usage: bash scripts/run_tests.sh [extra pytest arguments]
+# Usage: bash scripts/run_tests.sh [pytest arguments, e.g. tests/test_inference.py -x]
 set -e
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
-exec python -m pytest -q tests "$@"
+# Without test paths pytest runs tests/ (pytest.ini: testpaths); given paths run alone.
+exec python -m pytest -q "$@"
