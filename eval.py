@@ -20,7 +20,10 @@
     python eval.py --config CFG --checkpoint CKPT --aug-test          # scales test.aug_scales + flip
 
 The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
-``data.val_file``. Labels are compared at their original resolution.
+``data.val_file``. Labels are compared at their original resolution. A dataset folder is checked
+before anything else runs: an image without a label (or the reverse), a label whose size or values
+do not fit, or an unreadable file is listed as ``bad PATH: REASON`` and the run stops with an error
+naming the first one, so that metrics always cover the whole split.
 """
 import os
 import sys
@@ -28,6 +31,7 @@ import sys
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from src.config import Config  # noqa: E402
+from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
 from src.utils.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
@@ -59,6 +63,7 @@ def parse_args():
 def main() -> int:
     """Evaluate and report; returns the exit code."""
     args, cfg = parse_args()
+    check_eval_source(cfg, args.data, split=args.split)
     setup_device(args.device_target)
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
