@@ -400,7 +400,11 @@ class _Machine:
         if not isinstance(func, _Global) or not isinstance(args, tuple) or (new and not func.new):
             raise _Refused(f"{'NEWOBJ' if new else 'REDUCE'} on a {type(func).__name__}, "
                            "which is not an allowed callable")
-        self.push(func.call(*args))
+        try:
+            result = func.call(*args)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise _Refused(f"{func.qualname}{_short(args)} failed: {err}") from None
+        self.push(result)
 
     def op_build(self, _arg: Any) -> None:
         """BUILD: only a NumPy dtype's state, a Namespace's attributes and an OrderedDict's (dropped) ones."""
