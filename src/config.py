@@ -325,7 +325,6 @@ SCHEMA: Dict[str, Rule] = {
     "loss.div_loss": boolean(),
     "loss.mask_type": choice("focal", "bce"),
     "loss.ignore_index": integer(0, 255),
-    "optimizer.type": choice("adamw"),
     "optimizer.lr": _POSITIVE,
     "optimizer.weight_decay": _NON_NEGATIVE,
     "optimizer.betas": sequence(number(0.0, 1.0, high_open=True), length=2),
