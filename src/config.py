@@ -269,8 +269,8 @@ def optional(rule: Rule) -> Rule:
     return Rule(f"null or {rule.allowed}", lambda value: None if value is None else rule.check(value))
 
 
-def _size_pair() -> Rule:
-    return Rule("two positive integers [h, w]", sequence(integer(1), length=2).check)
+def _size_pair(order: str = "[h, w]") -> Rule:
+    return Rule(f"two positive integers {order}", sequence(integer(1), length=2).check)
 
 
 _FRACTION = number(0.0, 1.0)
@@ -298,7 +298,7 @@ SCHEMA: Dict[str, Rule] = {
     "data.reduce_zero_label": optional(boolean()),
     "data.train_file": optional(text()),
     "data.val_file": optional(text()),
-    "data.img_scale": _size_pair(),
+    "data.img_scale": _size_pair("[long, short]"),
     "data.ratio_range": optional(sequence(_POSITIVE, length=2)),
     "data.crop_size": _size_pair(),
     "data.cat_max_ratio": number(0.0, 1.0, low_open=True),
@@ -313,7 +313,7 @@ SCHEMA: Dict[str, Rule] = {
     "test.mode": choice("whole", "slide"),
     "test.crop_size": _size_pair(),
     "test.stride": _size_pair(),
-    "test.img_scale": _size_pair(),
+    "test.img_scale": _size_pair("[long, short]"),
     "test.aug_scales": sequence(_POSITIVE),
     "test.aug_flip": boolean(),
     "loss.ce_weight": number(),
