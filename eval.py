@@ -21,7 +21,10 @@
     bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device Ascend   # msrun, 8 ranks
 
 The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
-``data.val_file``. Labels are compared at their original resolution.
+``data.val_file``. Labels are compared at their original resolution. A dataset folder is checked
+before anything else runs: an image without a label (or the reverse), a label whose size or values
+do not fit, or an unreadable file is listed as ``bad PATH: REASON`` and the run stops with an error
+naming the first one, so that metrics always cover the whole split.
 
 Under msrun every rank evaluates its share of the images (items ``rank::ranks``) and the per-class
 areas are summed exactly over the ranks, so the metrics equal those of one process. Rank 0 prints
@@ -33,6 +36,7 @@ import sys
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from src.config import Config  # noqa: E402
+from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
 from src.utils.context import init_context  # noqa: E402
@@ -65,6 +69,7 @@ def parse_args():
 def main() -> int:
     """Evaluate and report; returns the exit code."""
     args, cfg = parse_args()
+    check_eval_source(cfg, args.data, split=args.split)
     ctx = init_context(args.device_target)        # sharded when launched by msrun
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,

@@ -26,6 +26,11 @@ reduce_zero_label datasets such as ADE20K).
 
 A checkpoint runs ``test.mode`` (or ``--mode``). A MINDIR has a fixed input size, so it always
 runs sliding windows of that size (images smaller than it are zero-padded, unlike mmseg).
+
+Every file of an input folder is read; grey, 16-bit, RGBA, CMYK and palette images are converted
+as the training data is. Files that are not readable images are reported as ``skip PATH: REASON``
+on stderr and left out, the rest is processed. Exit status: 0 when every input was written, 1 when
+an input was skipped or on an error.
 """
 import os
 import sys
@@ -34,16 +39,19 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.data.datasets import class_names, dataset_info  # noqa: E402
+from src.data.image_inputs import ImageInputs  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
 from src.inference import build_inference  # noqa: E402
-from src.utils.evaluation import list_images, predict_image, read_image, write_prediction_outputs  # noqa: E402
+from src.utils.evaluation import predict_image, write_prediction_outputs  # noqa: E402
 from src.utils.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
 from src.utils.visualization import get_palette  # noqa: E402
 
 
 def parse_args():
     """Options and the config with its overrides."""
-    parser = make_parser(__doc__.split("\n", 1)[0])
+    parser = make_parser(__doc__.split("\n", 1)[0], epilog="Files of --input that are not readable images are "
+                         "reported (skip PATH: REASON) and left out.\nExit status: 0 all inputs written, 1 an input "
+                         "was skipped or an error occurred.")
     weights = parser.add_mutually_exclusive_group(required=True)
     weights.add_argument("--checkpoint", help="model weights (.ckpt native, or official .pth/.ckpt)")
     weights.add_argument("--mindir", help="exported MINDIR file (export.py)")
@@ -57,7 +65,7 @@ def parse_args():
 def main() -> int:
     """Segment every input image; returns the exit code."""
     args, cfg = parse_args()
-    images = list_images(args.input)
+    images = ImageInputs(args.input)
     num_classes = int(cfg.model.decode_head.num_classes)
     data = cfg.data
     info = dataset_info(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
@@ -75,13 +83,14 @@ def main() -> int:
         inference = build_inference(load_network(cfg, args.checkpoint), num_classes, test_cfg)
     palette = get_palette(data.dataset, num_classes)
     preprocess = preprocess_settings(cfg)
-    for path in images:
-        image = read_image(path)
+    for path, image in images:
         pred = predict_image(inference, image, **preprocess)
         stem = os.path.splitext(os.path.basename(path))[0]
         written = write_prediction_outputs(args.output, stem, image, pred, palette, names, info.reduce_zero_label)
         print(f"{path}: " + " ".join(written))
-    return 0
+    if images.skipped:
+        print(images.summary(), file=sys.stderr)
+    return 1 if images.skipped else 0
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import mindspore as ms  # noqa: E402
 from src.config import ConfigError, dump_config, load_config, parse_overrides  # noqa: E402
 from src.data.builder import build_eval_samples, build_train_dataset  # noqa: E402
 from src.data.datasets import class_names  # noqa: E402
-from src.data.train_dataset import steps_per_epoch  # noqa: E402
+from src.data.train_dataset import steps_per_epoch, train_batches  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.convert import CheckpointError, load_backbone_pretrained  # noqa: E402
@@ -175,7 +175,7 @@ def train(cfg, ctx, logger) -> int:
             epoch, first_batch = divmod(step, per_epoch)
             dataset = build_train_dataset(cfg, seed=seed, epoch=epoch, rank=ctx.rank, group_size=ctx.group_size,
                                           start_batch=first_batch)
-            for img, label in dataset.create_tuple_iterator(columns=["image", "label"], num_epochs=1):
+            for img, label in train_batches(dataset, cfg.data.train_file):
                 losses = step_cell(img, label)
                 step += 1
                 check_finite(step, losses)

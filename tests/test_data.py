@@ -32,7 +32,8 @@ from src.data.demo import make_demo_dataset, render_sample
 from src.data.eval_dataset import count_eval_samples, create_eval_dataset, iterate_eval_samples, shard_indices
 from src.data.mindrecord_reader import read_rows
 from src.data.mindrecord_writer import write_mindrecord
-from src.data.samples import decode_image, decode_label
+from src.data.image_inputs import ImageInputs
+from src.data.samples import SampleError, decode_image, decode_label, read_image
 from src.data.train_dataset import create_train_dataset, epoch_order, steps_per_epoch
 from src.data.transforms import draw_crop_box, random_crop_box, reduce_zero_label, rescale_size
 
@@ -372,3 +373,63 @@ def test_eval_pipeline_shards_mindrecord_and_folder(tmp_path):
             assert shards == [names[rank::group_size] for rank in range(group_size)]
             assert [count_eval_samples(source, rank=rank, group_size=group_size, dataset="demo", split="training")
                     for rank in range(group_size)] == [len(shard) for shard in shards]
+
+
+def test_read_image_converts_every_kind_like_opencv(tmp_path):
+    """Grey, RGBA and 16-bit files decode to the BGR pixels OpenCV (mmcv's backend) gives; CMYK as PIL converts it."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    deep = rng.integers(0, 65536, (20, 30), dtype=np.uint16)
+    deep[0, :3] = (65535, 127, 128)
+    files = {"gray.png": Image.fromarray(rgb[..., 0]), "rgba.png": Image.fromarray(np.dstack([rgb, rgb[..., :1]])),
+             "palette.png": Image.fromarray(rgb).convert("P"), "rgb.png": Image.fromarray(rgb)}
+    for name, img in files.items():
+        img.save(tmp_path / name)
+    cv2.imwrite(str(tmp_path / "deep16.png"), deep)
+    cv2.imwrite(str(tmp_path / "deep16rgb.png"), np.dstack([deep, deep // 2, deep // 3]))
+    for name in ("gray.png", "rgba.png", "palette.png", "rgb.png", "deep16.png", "deep16rgb.png"):
+        expected = cv2.imread(str(tmp_path / name), cv2.IMREAD_COLOR)
+        got = read_image(str(tmp_path / name))
+        assert got.dtype == np.uint8 and got.shape == (20, 30, 3), name
+        np.testing.assert_array_equal(got, expected, name)
+    assert tuple(read_image(str(tmp_path / "deep16.png"))[0, :3, 0]) == (255, 0, 0)  # scaled to 8 bits, not clipped
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    cmyk = read_image(str(tmp_path / "cmyk.jpg"))
+    assert np.abs(cmyk[..., ::-1].astype(int) - rgb).mean() < 4
+
+
+def test_image_inputs_report_and_skip_unreadable_files(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "ok.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "readme.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / ".hidden").write_text("x", encoding="utf-8")
+    stream = io.StringIO()
+    inputs = ImageInputs(str(tmp_path), stream=stream)
+    assert [os.path.basename(p) for p, _ in inputs] == ["ok.png"]
+    assert stream.getvalue().splitlines() == [f"skip {tmp_path / 'empty.jpg'}: cannot read image: empty file",
+                                              f"skip {tmp_path / 'readme.txt'}: cannot read image: not an image file"]
+    assert inputs.summary() == "skipped 2 of 3 inputs (listed above)"
+    with pytest.raises(SampleError, match="empty.jpg: cannot read image: empty file"):
+        read_image(str(tmp_path / "empty.jpg"))
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        ImageInputs(str(tmp_path / "missing"))
+
+
+def test_eval_folder_is_checked_before_evaluation(tmp_path):
+    """A missing label and a label of the wrong size are listed and the first one is named in the error."""
+    from src.data.builder import check_eval_source
+
+    make_demo_dataset(str(tmp_path), num_train=1, num_val=4, size=32)
+    cfg = Config(data=Config(dataset="demo", num_classes=5, reduce_zero_label=False, val_file=str(tmp_path)))
+    assert check_eval_source(cfg, split="val") == 4
+    labels = tmp_path / "annotations" / "validation"
+    names = sorted(os.listdir(labels))
+    os.remove(labels / names[0])
+    Image.fromarray(np.zeros((16, 32), np.uint8)).save(labels / names[1])
+    stream = io.StringIO()
+    with pytest.raises(ValueError) as info:
+        check_eval_source(cfg, split="val", stream=stream)
+    missing = tmp_path / "images" / "validation" / names[0].replace(".png", ".jpg")
+    assert str(info.value).startswith(f"{missing}: image has no label file (2 unusable files in {tmp_path}")
+    assert stream.getvalue().splitlines() == [f"bad {missing}: image has no label file",
+                                              f"bad {labels / names[1]}: label is 32x16 but the image is 32x32 (WxH)"]

@@ -34,10 +34,11 @@ from PIL import Image
 from conftest import ROOT
 from src.config import load_config
 from src.data.builder import build_eval_samples, preprocess_settings
+from src.data.image_inputs import input_files
 from src.models import build_model
 from src.utils.cli import load_network
 from src.inference import build_inference
-from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, list_images, predict_image, prediction_saver,
+from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
                                   to_label_ids)
 from src.utils.export import (ExportError, check_export_format, export_model, mindir_input_shape,
                               mindir_window_settings, unsupported_onnx_operator, verify_mindir)
@@ -195,7 +196,7 @@ def test_infer_cli_with_mindir(model, mindir, subprocess_env, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     palette = get_palette("demo", NUM_CLASSES)
     test_cfg = {**model.cfg.test, **mindir_window_settings((1, 3, SIZE, SIZE), model.cfg.test)}
-    for path in list_images(str(in_dir)):
+    for path in input_files(str(in_dir)):
         stem = os.path.splitext(os.path.basename(path))[0]
         written = [str(out_dir / f"{stem}_{kind}.png") for kind in ("mask", "overlay", "pred")]
         assert " ".join(written) in proc.stdout
@@ -209,3 +210,55 @@ def test_infer_cli_with_mindir(model, mindir, subprocess_env, tmp_path):
         expected = predict_image(build_inference(model.net, NUM_CLASSES, test_cfg, fixed_input=True), image,
                                  **preprocess_settings(model.cfg))
         np.testing.assert_array_equal(pred, expected)
+
+
+def write_mixed_inputs(folder) -> dict:
+    """Readable images of every kind a user may have, and unreadable files: name -> expected skip reason."""
+    rng = np.random.default_rng(1)
+    folder.mkdir()
+    rgb = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "rgb.png")
+    Image.fromarray(rgb[..., 0]).save(folder / "gray.png")
+    Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(folder / "rgba.png")
+    Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg")
+    cv2.imwrite(str(folder / "deep16.png"), rng.integers(0, 65536, (40, 56), dtype=np.uint16))
+    Image.fromarray(rgb).save(folder / "whole.jpg")
+    data = (folder / "whole.jpg").read_bytes()
+    (folder / "corrupt.jpg").write_bytes(data[:len(data) // 2])
+    (folder / "notes.txt").write_text("not an image\n", encoding="utf-8")
+    (folder / "empty.png").write_bytes(b"")
+    return {"corrupt.jpg": "truncated or corrupt", "notes.txt": "not an image file", "empty.png": "empty file"}
+
+
+def test_infer_skips_unreadable_inputs_and_processes_the_rest(mindir, subprocess_env, tmp_path):
+    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
+    bad = write_mixed_inputs(in_dir)
+    proc = _run("infer.py", "--mindir", mindir, "--input", str(in_dir), "--output", str(out_dir), env=subprocess_env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    skips = [line for line in proc.stderr.splitlines() if line.startswith("skip ")]
+    assert len(skips) == len(bad)
+    for name, reason in bad.items():
+        assert any(line.startswith(f"skip {in_dir / name}: ") and reason in line for line in skips), (name, skips)
+    assert "skipped 3 of 9 inputs (listed above)" in proc.stderr
+    good = sorted(set(os.listdir(in_dir)) - set(bad))
+    for name in good:
+        stem = os.path.splitext(name)[0]
+        pred = np.array(Image.open(out_dir / f"{stem}_pred.png"))
+        assert pred.shape == (40, 56), name
+    assert sorted(os.listdir(out_dir)) == sorted(f"{os.path.splitext(n)[0]}_{k}.png" for n in good
+                                                 for k in ("mask", "overlay", "pred"))
+
+
+def test_eval_refuses_a_broken_folder_before_any_work(model, subprocess_env, tmp_path):
+    root = tmp_path / "data"
+    make_demo_dataset(str(root), num_train=1, num_val=2, size=32)
+    label = sorted((root / "annotations" / "validation").iterdir())[0]
+    label.unlink()
+    image = root / "images" / "validation" / label.name.replace(".png", ".jpg")
+    proc = _run("eval.py", "--checkpoint", model.ckpt, "--data", str(root), "--json", str(tmp_path / "m.json"),
+                env=subprocess_env)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-2:] == [f"bad {image}: image has no label file",
+                                             f"error: {image}: image has no label file (1 unusable files in {root}, "
+                                             "listed above; fix or remove them)"]
+    assert not (tmp_path / "m.json").exists()

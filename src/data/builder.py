@@ -36,12 +36,12 @@ Keys of ``data`` (defaults in brackets):
 
 Keys of ``test``: ``img_scale``, the keep-ratio test scale [``data.img_scale``].
 """
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional, TextIO
 
 import mindspore.dataset as ds
 
 from src.data.datasets import IGNORE_INDEX, dataset_info
-from src.data.eval_dataset import count_eval_samples, create_eval_dataset, iterate_eval_samples
+from src.data.eval_dataset import check_eval_folder, count_eval_samples, create_eval_dataset, iterate_eval_samples
 from src.data.train_dataset import create_train_dataset
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -105,6 +105,16 @@ def build_eval_samples(cfg: Mapping[str, Any], source: Optional[str] = None, *, 
     return iterate_eval_samples(source or data["val_file"], dataset=data["dataset"], split=split,
                                 num_classes=data.get("num_classes"), rank=rank, group_size=group_size,
                                 with_raw=with_raw, **_eval_kwargs(cfg))
+
+
+def check_eval_source(cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
+                      stream: Optional[TextIO] = None) -> int:
+    """Validate a dataset folder ``source`` [``data.val_file``] before evaluating it (see
+    :func:`check_eval_folder`): ``ValueError`` naming the first unusable file."""
+    data = _data(cfg)
+    return check_eval_folder(source or data["val_file"], dataset=data["dataset"], split=split,
+                             num_classes=data.get("num_classes"), reduce_zero_label=data.get("reduce_zero_label"),
+                             stream=stream)
 
 
 def count_eval_items(cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",

@@ -34,7 +34,7 @@ import numpy as np
 from src.data import transforms
 from src.data.datasets import Problem, SamplePair, dataset_info, discover_samples
 from src.data.mindrecord_reader import Files, as_str, count_samples, reader_files
-from src.data.samples import SampleError, decode_image, decode_label, encode_sample
+from src.data.samples import SampleError, decode_image, decode_label, encode_sample, try_encode_sample
 
 
 def shard_indices(total: int, rank: int = 0, group_size: int = 1) -> range:
@@ -111,6 +111,33 @@ def count_eval_samples(source: Optional[str], *, dataset: Optional[str] = None, 
     else:
         total = len(_folder_pairs(source, dataset, split, images, labels)[0])
     return len(shard_indices(total, rank, group_size))
+
+
+def check_eval_folder(source: Optional[str], *, dataset: Optional[str] = None, split: Optional[str] = None,
+                      images: Optional[str] = None, labels: Optional[str] = None, num_classes: Optional[int] = None,
+                      reduce_zero_label: Optional[bool] = None, stream: Optional[TextIO] = None) -> int:
+    """Validate every sample of a dataset folder up front; returns how many there are.
+
+    Each unusable file (no label, no image, label size or values wrong, unreadable) is listed on
+    ``stream`` [stderr] as ``bad PATH: REASON``; then ``ValueError`` names the first one. A
+    MindRecord ``source`` was validated when it was written and is not checked again (returns -1).
+    """
+    if source is not None and os.path.isfile(source):
+        return -1
+    pairs, problems = _folder_pairs(source, dataset, split, images, labels)
+    info = dataset_info(dataset, num_classes, reduce_zero_label)
+    bad = [SampleError(p.path, p.reason) for p in problems]
+    for pair in pairs:
+        found = try_encode_sample(pair, info.max_label)
+        if isinstance(found, SampleError):
+            bad.append(found)
+    stream = stream if stream is not None else sys.stderr
+    for err in bad:
+        print(f"bad {err.path}: {err.reason}", file=stream)
+    if bad:
+        raise ValueError(f"{bad[0].path}: {bad[0].reason} ({len(bad)} unusable files in {source or images}, listed "
+                         "above; fix or remove them)")
+    return len(pairs)
 
 
 def iterate_eval_samples(source: Optional[str], *, img_scale: Sequence[int], reduce_zero_label: bool,

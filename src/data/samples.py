@@ -16,11 +16,13 @@
 
 A valid sample keeps its original image bytes when the file is an RGB JPEG or PNG without an EXIF
 rotation; any other decodable image (grayscale, CMYK, palette, RGBA, other formats) is converted
-to RGB and re-encoded losslessly as PNG. Labels are stored as single-channel (L-mode) PNGs; a
+to RGB and re-encoded losslessly as PNG (16-bit images are scaled to 8 bits as OpenCV does). Labels are stored as single-channel (L-mode) PNGs; a
 palette ('P') label contributes its palette indices.
 """
 from dataclasses import dataclass
 from typing import Tuple, Union
+
+import os
 
 import cv2
 import numpy as np
@@ -30,6 +32,7 @@ from src.data.datasets import IGNORE_INDEX, SamplePair
 
 _KEEP_FORMATS = ("JPEG", "PNG")
 _EXIF_ORIENTATION = 0x0112
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 class SampleError(ValueError):
@@ -57,6 +60,8 @@ class EncodedSample:
 
 def _open(path: str, what: str) -> Image.Image:
     """Open and fully decode an image file, so truncation and corruption surface here."""
+    if os.path.getsize(path) == 0:
+        raise SampleError(path, f"cannot read {what}: empty file")
     try:
         with open(path, "rb") as f:
             img = Image.open(f)
@@ -77,6 +82,12 @@ def _image_bytes(path: str) -> Tuple[bytes, int, int]:
     if img.format in _KEEP_FORMATS and img.mode == "RGB" and orientation == 1:
         with open(path, "rb") as f:
             return f.read(), img.width, img.height
+    if img.mode in _HIGH_DEPTH_MODES:
+        with open(path, "rb") as f:
+            bgr = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)  # 16 -> 8 bits, as mmcv
+        if bgr is None:
+            raise SampleError(path, f"cannot convert image mode {img.mode} to 8-bit RGB")
+        return cv2.imencode(".png", bgr)[1].tobytes(), bgr.shape[1], bgr.shape[0]
     try:
         rgb = ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, ValueError) as err:
@@ -85,6 +96,16 @@ def _image_bytes(path: str) -> Tuple[bytes, int, int]:
     if not ok:
         raise SampleError(path, "cannot encode the converted image as PNG")
     return buf.tobytes(), rgb.width, rgb.height
+
+
+def read_image(path: str) -> np.ndarray:
+    """The image file at ``path`` as uint8 BGR (H, W, 3), with the same pixels as its stored sample
+    (grey, 16-bit, RGBA, CMYK, palette and rotated images converted); raises :class:`SampleError`."""
+    data = _image_bytes(path)[0]
+    try:
+        return decode_image(data)
+    except ValueError:
+        raise SampleError(path, "cannot decode image") from None
 
 
 def _label_array(path: str, max_label: int) -> np.ndarray:

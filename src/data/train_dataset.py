@@ -28,14 +28,14 @@ cat_max_ratio, RandomFlip, PhotoMetricDistortion, Normalize (BGR->RGB), Pad (ima
 ignore), HWC->CHW. Columns: ``image`` float32 (B, 3, h, w) and ``label`` int32 (B, h, w).
 """
 import zlib
-from typing import Optional, Sequence, Tuple, Union
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
 import mindspore.dataset as ds
 import numpy as np
 
 from src.data import transforms
 from src.data.datasets import IGNORE_INDEX
-from src.data.mindrecord_reader import Files, as_str, count_samples, reader_files
+from src.data.mindrecord_reader import Files, as_str, count_samples, read_failure, reader_files
 from src.data.samples import decode_image, decode_label
 
 
@@ -128,3 +128,14 @@ def create_train_dataset(files: Files, *, batch_size: int, crop_size: Sequence[i
                     output_columns=["image", "label"], num_parallel_workers=num_workers,
                     python_multiprocessing=python_multiprocessing)
     return data.batch(batch_size, drop_remainder=True)
+
+
+def train_batches(dataset: ds.Dataset, files: Files) -> Iterator[Tuple]:
+    """The ``(image, label)`` batches of ``dataset`` (read from ``files``); a read failure raises
+    :class:`src.data.mindrecord_reader.DataError` naming the unreadable shard."""
+    try:
+        yield from dataset.create_tuple_iterator(columns=["image", "label"], num_epochs=1)
+    except RuntimeError as err:
+        failure = read_failure(files, err)
+        raise type(failure)(f"{failure}; checkpoints written so far are kept: fix or rebuild the file and continue "
+                            "with --train.resume auto") from None

@@ -29,7 +29,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src.utils.torch_pickle import load_torch_file
+from src.utils.torch_pickle import TorchFileError, load_torch_file
 
 NATIVE_TO_OFFICIAL_SUFFIX = {"gamma": "weight", "beta": "bias",
                              "moving_mean": "running_mean", "moving_variance": "running_var"}
@@ -140,6 +140,8 @@ def read_state_dict(path: str) -> Dict[str, np.ndarray]:
                 state = {k: data[k] for k in data.files if "." in k}
         else:
             raise CheckpointError(f"{path}: unknown checkpoint type '{ext}' (use .pth, .pt, .ckpt or .npz)")
+    except TorchFileError as err:
+        raise CheckpointError(str(err)) from None
     except (OSError, ValueError, RuntimeError) as err:
         if isinstance(err, CheckpointError):
             raise

@@ -29,7 +29,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
-import cv2
 import numpy as np
 from mindspore import nn
 
@@ -41,7 +40,6 @@ from src.utils.metrics import SegmentationMetric
 from src.utils.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 AUG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
@@ -69,27 +67,6 @@ def predict_image(inference: SegmentorInference, image_bgr: np.ndarray, img_scal
     """Label map (H, W) of an original uint8 BGR image (H, W, 3), any size: keep-ratio resize to
     ``img_scale`` and normalisation on the host, the configured inference on the device."""
     return inference.segment_image(image_bgr, img_scale, mean, std, to_rgb)
-
-
-def list_images(path: str) -> List[str]:
-    """``path`` itself if it is a file, else the image files (``IMAGE_EXTENSIONS``) directly in it, sorted."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"input not found: {path}")
-    found = sorted(os.path.join(path, f) for f in os.listdir(path)
-                   if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, f)))
-    if not found:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {path}")
-    return found
-
-
-def read_image(path: str) -> np.ndarray:
-    """uint8 BGR (H, W, 3) image (grey and 16-bit files converted as cv2 does)."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
-    return image
 
 
 def evaluate(net: nn.Cell, samples: Iterable[Dict[str, Any]], num_classes: int, test_cfg: Mapping[str, Any],
