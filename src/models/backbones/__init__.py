@@ -63,5 +63,5 @@ def backbone_uses_batch_norm(type: str) -> bool:  # pylint: disable=redefined-bu
     return "sync_bn" in inspect.signature(_factory(type)).parameters
 
 
-__all__ = ["BACKBONES", "RECOMPUTE_LEVELS", "build_backbone", "backbone_uses_batch_norm", "ResNetV1c", "SwinTransformer",
-           "resnet50_v1c", "resnet101_v1c", "swin_tiny", "swin_small", "swin_base", "swin_large"]
+__all__ = ["BACKBONES", "RECOMPUTE_LEVELS", "build_backbone", "backbone_uses_batch_norm", "ResNetV1c",
+           "SwinTransformer", "resnet50_v1c", "resnet101_v1c", "swin_tiny", "swin_small", "swin_base", "swin_large"]
