@@ -49,8 +49,8 @@ def _args(data, out_dir, *extra):
             "--schedule.warmup_iters", "0", "--optimizer.lr", "2.0e-3",
             "--train.amp_level", "O2", "--train.loss_scale", str(HUGE_SCALE), "--train.loss_scale_factor",
             str(FACTOR), "--train.max_iters", str(MAX_ITERS), "--train.save_interval", "1",
-            "--train.keep_checkpoints", str(MAX_ITERS), "--train.log_interval", "1", "--train.output_dir", out_dir,
-            *extra]
+            "--train.keep_checkpoints", str(MAX_ITERS), "--train.log_interval", "1", "--train.eval_interval",
+            str(MAX_ITERS), "--train.output_dir", out_dir, *extra]
 
 
 def _rows(out_dir):
@@ -92,6 +92,7 @@ def test_o2_overflows_are_skipped_and_training_goes_on(amp_run):
     assert len(skipped) >= 3 and len(applied) >= 2, rows
     assert "iteration 1: gradient overflow at loss scale 1e+30, update skipped, scale lowered to" in log
     assert "scale 1e+30 overflow true" in log
+    assert f"validation at iteration {MAX_ITERS}: aAcc" in log      # validation runs the AMP model
     # A skipped step leaves the weights as they were; an applied one changes them.
     ckpt = os.path.join(out_dir, "checkpoints", "iter_{}.ckpt")
     for step in range(2, MAX_ITERS + 1):
