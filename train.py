@@ -22,19 +22,19 @@ Checkpoints (``iter_N.ckpt``, model + optimizer + iteration) go to ``train.outpu
 written atomically; the newest ``train.keep_checkpoints`` are kept. Rank 0 writes them and
 ``losses.jsonl`` (its own per-iteration losses). With ``train.save_all_ranks true`` every rank r also
 writes its checkpoints and losses to ``train.output_dir/rank_<r>/``, to check data-parallel runs.
-A non-finite loss stops the run with a message naming the iteration and the loss part; nothing
-non-finite is written.
+A non-finite loss or gradient stops a float32 run with a message naming the iteration and the loss
+part; nothing non-finite is written. With mixed precision (``train.amp_level`` O1/O2/O3) a step whose
+gradients overflow is skipped and the loss scale lowered (logged; every ``losses.jsonl`` row has
+``scale`` and ``overflow``); ``train.max_overflow_steps`` overflows in a row stop the run.
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-import mindspore as ms  # noqa: E402
 
 from src.config import ConfigError, dump_config, load_config, parse_overrides  # noqa: E402
 from src.data.builder import build_eval_samples, build_train_dataset  # noqa: E402
@@ -50,11 +50,9 @@ from src.utils.evaluation import evaluate  # noqa: E402
 from src.utils.logger import format_eta, get_logger  # noqa: E402
 from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
 from src.utils.optimizer import build_optimizer  # noqa: E402
-from src.utils.train_step import LOSS_NAMES, SegmentorWithLoss, TrainStep  # noqa: E402
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN/Inf loss or gradient."""
+from src.utils.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
+from src.utils.train_step import (LOSS_NAMES, NonFiniteLossError, SegmentorWithLoss, StepMonitor,  # noqa: E402
+                                  TrainStep)
 
 
 def parse_args():
@@ -66,7 +64,7 @@ def parse_args():
 
 
 def build_training(cfg, ctx, logger):
-    """Model, loss, optimizer and the compiled-step cell, from the config."""
+    """Model, compiled-step cell, training state, lr schedule and step monitor, from the config."""
     model = build_model(cfg.model)
     pretrained = cfg.model.get("pretrained")
     if pretrained and not cfg.train.get("resume"):
@@ -81,13 +79,12 @@ def build_training(cfg, ctx, logger):
                              warmup_iters=int(sched.warmup_iters), warmup_ratio=float(sched.warmup_ratio),
                              power=float(sched.power), min_lr=float(sched.min_lr))
     optimizer = build_optimizer(model.trainable_params(), dict(cfg.optimizer), lr)
-    scaler = None
-    amp_level = cfg.train.get("amp_level", "O0")
+    amp_level, amp_dtype = amp_settings(cfg.train)
+    scaler = build_loss_scaler(cfg.train)
     if amp_level != "O0":
         if ctx.device_target == "CPU":
-            raise ConfigError(f"train.amp_level {amp_level}: mixed precision is for GPU/Ascend; use O0 on CPU")
-        model = ms.amp.auto_mixed_precision(model, amp_level)
-        scaler = ms.amp.DynamicLossScaler(2.0 ** 16, 2, 1000)
+            logger.warning("train.amp_level %s on CPU: float16 runs, but slower than float32 there", amp_level)
+        model = MixedPrecisionSegmentor(model, amp_level, amp_dtype)
     grad_clip = cfg.optimizer.get("grad_clip")
     step_cell = TrainStep(SegmentorWithLoss(model, loss), optimizer,
                           grad_clip=float(grad_clip) if grad_clip else None,
@@ -96,20 +93,9 @@ def build_training(cfg, ctx, logger):
     state = [model, optimizer]
     if scaler is not None:
         state += [scaler.scale_value, scaler.counter]
-    return model, step_cell, state, lr
-
-
-def check_finite(step: int, losses) -> None:
-    """Raise NonFiniteLossError naming the iteration and the loss parts that are not finite."""
-    *values, finite = losses
-    bad = [f"{name}={float(v.asnumpy()):g}" for name, v in zip(LOSS_NAMES, values)
-           if not math.isfinite(float(v.asnumpy()))]
-    if bad:
-        raise NonFiniteLossError(f"non-finite loss at iteration {step}: {', '.join(bad)}; training stopped, "
-                                 "the last checkpoint is kept")
-    if not bool(finite.asnumpy()):
-        raise NonFiniteLossError(f"non-finite gradients at iteration {step}; training stopped, "
-                                 "the last checkpoint is kept")
+    monitor = StepMonitor(scaler is not None, int(cfg.train.get("max_overflow_steps", 32)),
+                          int(cfg.train.get("loss_scale_factor", 2)), logger)
+    return model, step_cell, state, lr, monitor
 
 
 def validate(cfg, model, ctx, logger, step):
@@ -152,10 +138,18 @@ def write_losses(streams, row) -> None:
             stream.flush()
 
 
+def format_step_row(row, mixed_precision: bool) -> str:
+    """The losses of a step row for the log; with mixed precision also its loss scale and overflow flag."""
+    text = " ".join(f"{n} {row[n]:.4f}" if row[n] is not None else f"{n} non-finite" for n in LOSS_NAMES)
+    if mixed_precision:
+        text += f" scale {row['scale']:g} overflow {str(row['overflow']).lower()}"
+    return text
+
+
 def train(cfg, ctx, logger) -> int:
     """The training loop; returns the last iteration."""
     out_dir = cfg.train.output_dir
-    model, step_cell, state, lr = build_training(cfg, ctx, logger)
+    model, step_cell, state, lr, monitor = build_training(cfg, ctx, logger)
     manager = CheckpointManager(os.path.join(out_dir, "checkpoints"), int(cfg.train.keep_checkpoints))
     step = manager.resume(state, cfg.train.get("resume"))
     if step:
@@ -178,13 +172,12 @@ def train(cfg, ctx, logger) -> int:
             for img, label in train_batches(dataset, cfg.data.train_file):
                 losses = step_cell(img, label)
                 step += 1
-                check_finite(step, losses)
-                values = {n: float(v.asnumpy()) for n, v in zip(LOSS_NAMES, losses[:-1])}
-                write_losses((history, rank_history), {"iter": step, "lr": float(lr[step - 1]), **values})
+                row = monitor.check(step, losses)
+                write_losses((history, rank_history), {"iter": step, "lr": float(lr[step - 1]), **row})
                 if step % log_interval == 0 or step == max_iters:
                     per_iter = (time.time() - start_time) / (step - start_step)
                     logger.info("iter %d/%d lr %.3e %s | %.3f s/it eta %s", step, max_iters, lr[step - 1],
-                                " ".join(f"{n} {v:.4f}" for n, v in values.items()), per_iter,
+                                format_step_row(row, monitor.mixed_precision), per_iter,
                                 format_eta(per_iter * (max_iters - step)))
                 if step % save_interval == 0 or step == max_iters:
                     if ctx.is_main:

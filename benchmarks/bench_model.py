@@ -18,6 +18,8 @@ Examples::
 
     python benchmarks/bench_model.py --config config/ecenet_demo.yaml --batch 8 --size 96 --mode both
     python benchmarks/bench_model.py --config config/ecenet_swin_t_ade20k_512.yaml --batch 1 --size 256
+    python benchmarks/bench_model.py --config config/ecenet_swin_t_ade20k_512.yaml --batch 2 --size 512 \
+        --mode train --recompute block                     # activation recomputation (memory)
 
 For each mode, the first call (graph compilation + one step) is timed on its own, then
 ``--warmup`` untimed steps, then ``--steps`` timed ones: the median and minimum step time,
@@ -28,7 +30,8 @@ training step (forward, the config's losses, backward, AdamW update) on random i
 ``peak_rss_gb`` is the process's peak resident memory once the mode has run (the peak of
 everything before it included, so run one mode per process to separate them). Parameters and
 multiply-accumulates (fvcore convention, batch 1, see ``src/utils/complexity.py``) are counted
-after the timings. Config leaves can be overridden as ``--section.key value``.
+after the timings. Config leaves can be overridden as ``--section.key value``; ``--recompute LEVEL``
+is ``--model.backbone.recompute LEVEL``, and ``--train.amp_level O2`` times the mixed-precision step.
 """
 import argparse
 import json
@@ -46,6 +49,8 @@ from benchmarks.common import MODES, check_timing_args, time_calls, timing_parse
 from src.config import Config, load_config, parse_overrides  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
+from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
+from src.utils.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
 from src.utils.complexity import complexity_summary  # noqa: E402
 from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
 from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
@@ -60,9 +65,14 @@ def parse_args(argv: Optional[List[str]] = None):
     parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
                         help="device (default CPU)")
     parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
+    parser.add_argument("--recompute", choices=RECOMPUTE_LEVELS, default=None,
+                        help="recompute backbone activations per stage or block (model.backbone.recompute)")
     args, rest = parser.parse_known_args(argv)
     check_timing_args(parser, args)
-    return args, parse_overrides(rest)
+    overrides = parse_overrides(rest)
+    if args.recompute:
+        overrides["model.backbone.recompute"] = args.recompute
+    return args, overrides
 
 
 def fetch(outputs: Any) -> None:
@@ -75,7 +85,7 @@ def fetch(outputs: Any) -> None:
 
 
 def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
-    """Training step with the config's losses, schedule and optimizer (no pretrained weights)."""
+    """Training step with the config's losses, schedule, optimizer and mixed precision (no pretrained weights)."""
     head = model.decode_head
     loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels])
     sched = cfg.schedule
@@ -83,8 +93,12 @@ def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainS
                              warmup_ratio=float(sched.warmup_ratio), power=float(sched.power),
                              min_lr=float(sched.min_lr))
     optimizer = build_optimizer(model.trainable_params(), dict(cfg.optimizer), lr)
+    amp_level, amp_dtype = amp_settings(cfg.train)
+    if amp_level != "O0":
+        model = MixedPrecisionSegmentor(model, amp_level, amp_dtype)
     grad_clip = cfg.optimizer.get("grad_clip")
-    step = TrainStep(SegmentorWithLoss(model, loss), optimizer, grad_clip=float(grad_clip) if grad_clip else None)
+    step = TrainStep(SegmentorWithLoss(model, loss), optimizer, grad_clip=float(grad_clip) if grad_clip else None,
+                     loss_scaler=build_loss_scaler(cfg.train))
     step.set_train(True)
     return step
 
@@ -100,7 +114,9 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     rng = np.random.default_rng(0)
     img = ms.Tensor(rng.standard_normal((args.batch, 3, size, size)).astype(np.float32))
     result: Dict[str, Any] = {"config": args.config, "device": args.device, "batch": args.batch, "size": size,
-                              "steps": args.steps, "warmup": args.warmup}
+                              "steps": args.steps, "warmup": args.warmup,
+                              "recompute": cfg.model.backbone.get("recompute") or False,
+                              "amp_level": cfg.train.get("amp_level", "O0")}
     modes = MODES if args.mode == "both" else (args.mode,)
     if "eval" in modes:
         model.set_train(False)

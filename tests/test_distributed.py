@@ -245,7 +245,7 @@ class _DataParallelReference:
     def __init__(self, cfg):
         init_context("CPU", distributed=False)
         seed_everything(int(cfg.train.seed))  # as train.py does: the same initial weights
-        model, step_cell, _, _ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
+        model, step_cell, *_ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
         self.model, self.optimizer = model, step_cell.optimizer
         self.num_classes = model.decode_head.num_classes
         mean_of_two = ops.MultitypeFuncGraph("mean_of_two")

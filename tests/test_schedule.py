@@ -74,12 +74,13 @@ def test_param_groups_decay_and_head_lr():
         for param in group["params"]:
             decay_of[param.name] = group["weight_decay"]
             lr_of[param.name] = group["lr"].asnumpy() if "lr" in group else None
+    # mmseg's Swin paramwise_cfg: only position tables and names containing "norm" are exempt.
     assert decay_of == {
-        "backbone.fc.weight": 0.05, "backbone.fc.bias": 0.0,
+        "backbone.fc.weight": 0.05, "backbone.fc.bias": 0.05,
         "backbone.norm.gamma": 0.0, "backbone.norm.beta": 0.0,
         "backbone.relative_position_bias_table": 0.0,
-        "decode_head.0.weight": 0.05, "decode_head.0.bias": 0.0,
-        "decode_head.1.gamma": 0.0, "decode_head.1.beta": 0.0,
+        "decode_head.0.weight": 0.05, "decode_head.0.bias": 0.05,
+        "decode_head.1.gamma": 0.05, "decode_head.1.beta": 0.05,
     }
     for name, value in lr_of.items():
         if name.startswith("decode_head."):
@@ -88,6 +89,43 @@ def test_param_groups_decay_and_head_lr():
             assert value is None
     no_head_groups = build_param_groups(net.trainable_params(), 0.05, lr, head_lr_mult=1.0)
     assert all("lr" not in group for group in no_head_groups)
+
+
+def _decay_of(params, no_decay_keys=None):
+    cfg = {"lr": 1e-3, "weight_decay": 0.01, "betas": [0.9, 0.999]}
+    if no_decay_keys is not None:
+        cfg["no_decay_keys"] = no_decay_keys
+    optimizer = build_optimizer(params, cfg, np.full(4, 1e-3, np.float32))
+    return {p.name: float(wd) for p, wd in zip(optimizer.parameters, optimizer.group_weight_decay)}
+
+
+def test_demo_model_decays_all_but_norms_and_position_tables():
+    from src.config import load_config
+    from src.models import build_model
+    from conftest import ROOT
+
+    model = build_model(load_config(f"{ROOT}/config/ecenet_demo.yaml").model)
+    decay_of = _decay_of(model.trainable_params())
+    exempt = sorted(name for name, decay in decay_of.items() if decay == 0.0)
+    assert exempt == sorted(n for n in decay_of if "norm" in n or "relative_position_bias_table" in n)
+    # The exempt parameters are LayerNorms (Swin, head FR/SAU norms) and the Swin position tables;
+    # biases and the head's BatchNorms ("bn") decay, as in the official recipe.
+    assert len(exempt) == 76 + 4, exempt
+    for name in ("backbone.stages.0.blocks.0.attn.w_msa.relative_position_bias_table",
+                 "backbone.stages.0.blocks.0.norm1.gamma", "backbone.patch_embed.norm.beta",
+                 "backbone.norm3.gamma", "decode_head.transfer.0.norm_low.gamma", "decode_head.norms.0.beta"):
+        assert decay_of[name] == 0.0, name
+    for name in ("backbone.patch_embed.projection.weight", "backbone.patch_embed.projection.bias",
+                 "backbone.stages.0.blocks.0.attn.w_msa.qkv.bias", "decode_head.proj.bn.gamma",
+                 "decode_head.conv_seg.bias", "decode_head.transfer.0.cross_attn.kv.weight"):
+        assert decay_of[name] == 0.01, name
+    # Configurable: shell patterns match whole names; an empty list decays everything.
+    custom = _decay_of(model.trainable_params(), ["*.bias", "norm"])
+    assert {n for n, d in custom.items() if d == 0.0} == set(exempt) - {
+        n for n in exempt if "relative_position_bias_table" in n} | {n for n in custom if n.endswith(".bias")}
+    assert all(d == 0.01 for d in _decay_of(model.trainable_params(), []).values())
+    with pytest.raises(ValueError, match="no_decay_keys"):
+        _decay_of(model.trainable_params(), "norm")
 
 
 def _numpy_adamw_steps(params, grads_per_step, lrs, decays, beta1, beta2, eps):
@@ -130,7 +168,7 @@ def test_optimizer_steps_with_group_lrs(bias_correction):
 
     base = adam_bias_correction(schedule, 0.9, 0.999) if bias_correction else schedule
     lrs = {name: base * (10.0 if name.startswith("decode_head.") else 1.0) for name in params}
-    decays = {name: 0.0 if name.endswith(("bias", "gamma", "beta", "table")) else 0.05 for name in params}
+    decays = {name: 0.0 if "norm" in name or name.endswith("table") else 0.05 for name in params}
     expected = _numpy_adamw_steps(params, recorded, lrs, decays, 0.9, 0.999, 1e-8)
     for param in net.trainable_params():
         np.testing.assert_allclose(param.asnumpy(), expected[param.name], rtol=1e-4, atol=1e-6,

@@ -48,10 +48,11 @@ class ECENetSegmentor(nn.Module):
 def build_model(model_cfg: Mapping[str, Any]) -> ECENetSegmentor:
     """Build the segmentor from ``model.backbone`` (a Swin) and ``model.decode_head``.
 
-    ``model.sync_bn`` and ``model.pretrained`` are ignored: the reference runs on one CPU process
-    and is benchmarked from random weights.
+    ``model.sync_bn``, ``model.pretrained`` and ``model.backbone.recompute`` are ignored: the reference
+    runs on one CPU process and is benchmarked from random weights, without activation recomputation.
     """
     backbone_cfg = dict(model_cfg["backbone"])
+    backbone_cfg.pop("recompute", None)
     head_cfg = dict(model_cfg["decode_head"])
     unknown = set(head_cfg) - set(HEAD_KEYS) - {"in_channels"}
     if unknown:

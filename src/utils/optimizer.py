@@ -12,32 +12,44 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""AdamW parameter groups (no decay for norms, biases and position tables) and the optimizer."""
+"""AdamW parameter groups (mmseg's Swin recipe: no decay for position tables and norms) and the optimizer."""
+from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-NO_DECAY_SUFFIXES = ("gamma", "beta", "bias")
-NO_DECAY_KEYWORDS = ("relative_position_bias_table", "absolute_pos_embed")
-OPTIMIZER_KEYS = ("type", "lr", "weight_decay", "betas", "eps", "head_lr_mult", "grad_clip", "bias_correction")
+# mmseg's Swin ``paramwise_cfg``: decay_mult 0 for these name keys (substring match, as mmcv's custom_keys).
+NO_DECAY_KEYS = ("absolute_pos_embed", "relative_position_bias_table", "norm")
+OPTIMIZER_KEYS = ("type", "lr", "weight_decay", "betas", "eps", "head_lr_mult", "grad_clip", "bias_correction",
+                  "no_decay_keys")
 
 
-def no_weight_decay(name: str) -> bool:
-    """True for norm scales/shifts (``*.gamma``, ``*.beta``), biases and position tables."""
-    if name.rsplit(".", 1)[-1] in NO_DECAY_SUFFIXES:
-        return True
-    return any(key in name for key in NO_DECAY_KEYWORDS)
+def no_weight_decay(name: str, keys: Sequence[str] = NO_DECAY_KEYS) -> bool:
+    """True when the parameter ``name`` gets no weight decay.
+
+    A key without wildcards matches names that contain it (mmcv's ``custom_keys``: ``norm`` matches
+    ``backbone.stages.0.blocks.0.norm1.gamma``); a key with ``*``, ``?`` or ``[`` is a shell pattern
+    matched against the whole name (e.g. ``*.bias``).
+    """
+    for key in keys:
+        if any(c in key for c in "*?["):
+            if fnmatchcase(name, key):
+                return True
+        elif key in name:
+            return True
+    return False
 
 
 def build_param_groups(params: Sequence[ms.Parameter], weight_decay: float,
                        lr: Union[ms.Tensor, np.ndarray], head_lr_mult: float = 1.0,
-                       head_prefix: str = "decode_head.") -> List[Dict[str, Any]]:
+                       head_prefix: str = "decode_head.",
+                       no_decay_keys: Sequence[str] = NO_DECAY_KEYS) -> List[Dict[str, Any]]:
     """Parameter groups for :class:`mindspore.nn.AdamWeightDecay`.
 
-    Parameters for which :func:`no_weight_decay` holds get weight decay 0, the others
-    ``weight_decay``. When ``head_lr_mult`` is not 1, parameters whose name starts with
+    Parameters for which :func:`no_weight_decay` holds with ``no_decay_keys`` get weight decay 0,
+    the others ``weight_decay``. When ``head_lr_mult`` is not 1, parameters whose name starts with
     ``head_prefix`` get the learning-rate array ``lr * head_lr_mult``; all other parameters use
     the optimizer's own ``learning_rate``. This equals mmcv's per-group poly schedule (whose
     ``min_lr`` is not multiplied) when ``min_lr`` is 0. The last entry keeps the parameters in
@@ -49,6 +61,7 @@ def build_param_groups(params: Sequence[ms.Parameter], weight_decay: float,
         lr: (total_iters,) learning rate per iteration of the non-head parameters.
         head_lr_mult: learning-rate multiplier of the head parameters.
         head_prefix: name prefix of the head parameters.
+        no_decay_keys: name keys of the parameters without weight decay (see :func:`no_weight_decay`).
 
     Returns:
         list of group dicts (keys ``params``, ``weight_decay`` and, for head groups, ``lr``),
@@ -63,7 +76,7 @@ def build_param_groups(params: Sequence[ms.Parameter], weight_decay: float,
     buckets: Dict[tuple, List[ms.Parameter]] = {}
     for param in params:
         is_head = use_head_lr and param.name.startswith(head_prefix)
-        decay = 0.0 if no_weight_decay(param.name) else float(weight_decay)
+        decay = 0.0 if no_weight_decay(param.name, no_decay_keys) else float(weight_decay)
         buckets.setdefault((is_head, decay), []).append(param)
     groups: List[Dict[str, Any]] = []
     for (is_head, decay), members in buckets.items():
@@ -104,7 +117,10 @@ def build_optimizer(params: Sequence[ms.Parameter], cfg: Dict[str, Any],
 
     * ``type``: 'adamw' (the only one supported);
     * ``lr``: base learning rate; the caller builds ``lr_schedule`` from it;
-    * ``weight_decay``: decay of all parameters except norms, biases and position tables;
+    * ``weight_decay``: decay of all parameters except those matching ``no_decay_keys``;
+    * ``no_decay_keys`` (optional, :data:`NO_DECAY_KEYS`): name keys of the parameters without
+      weight decay; the default is mmseg's Swin recipe (position tables and every parameter whose
+      name contains ``norm``; biases and BatchNorm ``bn`` parameters are decayed);
     * ``betas``: [beta1, beta2];
     * ``eps`` (optional, 1e-8, PyTorch's value; MindSpore's default is 1e-6);
     * ``head_lr_mult`` (optional, 1.0): learning-rate multiplier of ``decode_head.*`` parameters;
@@ -135,6 +151,10 @@ def build_optimizer(params: Sequence[ms.Parameter], cfg: Dict[str, Any],
     if cfg.get("bias_correction", True):
         lr = adam_bias_correction(lr, beta1, beta2)
     weight_decay = float(cfg["weight_decay"])
-    groups = build_param_groups(params, weight_decay, lr, head_lr_mult=float(cfg.get("head_lr_mult", 1.0)))
+    no_decay_keys = cfg.get("no_decay_keys", NO_DECAY_KEYS)
+    if not isinstance(no_decay_keys, (list, tuple)) or not all(isinstance(k, str) and k for k in no_decay_keys):
+        raise ValueError(f"optimizer.no_decay_keys must be a list of non-empty strings, got {no_decay_keys!r}")
+    groups = build_param_groups(params, weight_decay, lr, head_lr_mult=float(cfg.get("head_lr_mult", 1.0)),
+                                no_decay_keys=tuple(no_decay_keys))
     return nn.AdamWeightDecay(groups, learning_rate=ms.Tensor(lr, ms.float32), beta1=beta1, beta2=beta2,
                               eps=float(cfg.get("eps", 1e-8)), weight_decay=weight_decay)

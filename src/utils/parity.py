@@ -28,6 +28,7 @@ from mindspore import nn
 from src.models.backbones.swin import SwinTransformer
 from src.models.convert import load_official_weights
 from src.models.heads import ECENetHead
+from src.utils.amp import convert_mixed_precision
 
 
 class FixtureError(ValueError):
@@ -80,8 +81,11 @@ def _build_swin(cfg: Dict) -> Tuple[nn.Cell, Callable]:
 BUILDERS = {"ecenet_head": _build_head, "mmseg_swin_backbone": _build_swin}
 
 
-def run_parity(path: str) -> List[OutputDiff]:
-    """Build the fixture's model, load its weights through the converter, compare every output."""
+def run_parity(path: str, amp_level: str = "O0") -> List[OutputDiff]:
+    """Build the fixture's model, load its weights through the converter, compare every output.
+
+    ``amp_level`` 'O1'-'O3' runs the model in float16 mixed precision (see ``src/utils/amp.py``).
+    """
     meta = read_meta(path)
     kind = meta.get("kind")
     if kind not in BUILDERS:
@@ -89,6 +93,7 @@ def run_parity(path: str) -> List[OutputDiff]:
                            f"(supported: {', '.join(sorted(BUILDERS))})")
     net, run = BUILDERS[kind](meta["config"])
     load_official_weights(net, path)
+    convert_mixed_precision(net, amp_level)
     net.set_train(False)
     with np.load(path, allow_pickle=False) as data:
         data = {k: data[k] for k in data.files if "." not in k}
@@ -101,5 +106,5 @@ def run_parity(path: str) -> List[OutputDiff]:
         ref, got = data[name], outputs[name]
         if ref.shape != got.shape:
             raise FixtureError(f"{path}: output '{name}' has shape {got.shape}, fixture {ref.shape}")
-        diffs.append(OutputDiff(name, tuple(ref.shape), float(np.abs(ref - got).max())))
+        diffs.append(OutputDiff(name, tuple(ref.shape), float(np.abs(ref - got.astype(np.float32)).max())))
     return diffs

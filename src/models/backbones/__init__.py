@@ -14,7 +14,7 @@
 # ============================================================================
 """Backbones returning four NCHW maps (strides 4, 8, 16, 32) and their factory."""
 import inspect
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Union
 
 from mindspore import nn
 
@@ -38,12 +38,24 @@ def _factory(name: str) -> Callable[..., nn.Cell]:
     return BACKBONES[name]
 
 
-def build_backbone(type: str, **kwargs: Any) -> nn.Cell:  # pylint: disable=redefined-builtin
+RECOMPUTE_LEVELS = ("stage", "block")
+
+
+def build_backbone(type: str, recompute: Union[bool, str, None] = False,  # pylint: disable=redefined-builtin
+                   **kwargs: Any) -> nn.Cell:
     """Build a backbone by name with its keyword arguments (see ``BACKBONES``).
 
-    The returned cell exposes ``out_channels`` (channels of its four NCHW outputs).
+    ``recompute``: activation recomputation (``Cell.recompute``) to save training memory: false,
+    'stage' (each Swin stage / ResNet layer; ``true`` means this) or 'block' (each Swin block /
+    ResNet bottleneck). The returned cell exposes ``out_channels`` (channels of its four NCHW outputs).
     """
-    return _factory(type)(**kwargs)
+    level = "stage" if recompute is True else recompute
+    if level not in (False, None) + RECOMPUTE_LEVELS:
+        raise ValueError(f"model.backbone.recompute must be false, true, 'stage' or 'block', got {recompute!r}")
+    backbone = _factory(type)(**kwargs)
+    if level:
+        backbone.set_recompute(level)
+    return backbone
 
 
 def backbone_uses_batch_norm(type: str) -> bool:  # pylint: disable=redefined-builtin
@@ -51,5 +63,5 @@ def backbone_uses_batch_norm(type: str) -> bool:  # pylint: disable=redefined-bu
     return "sync_bn" in inspect.signature(_factory(type)).parameters
 
 
-__all__ = ["BACKBONES", "build_backbone", "backbone_uses_batch_norm", "ResNetV1c", "SwinTransformer",
-           "resnet50_v1c", "resnet101_v1c", "swin_tiny", "swin_small", "swin_base", "swin_large"]
+__all__ = ["BACKBONES", "RECOMPUTE_LEVELS", "build_backbone", "backbone_uses_batch_norm", "ResNetV1c",
+           "SwinTransformer", "resnet50_v1c", "resnet101_v1c", "swin_tiny", "swin_small", "swin_base", "swin_large"]

@@ -116,6 +116,15 @@ class ResNetV1c(nn.Cell):
             elif isinstance(cell, Bottleneck) and zero_init_residual:
                 cell.bn3.gamma.set_data(initializer("zeros", cell.bn3.gamma.shape, cell.bn3.gamma.dtype))
 
+    def set_recompute(self, level: str) -> None:
+        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block'."""
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            if level == "stage":
+                layer.recompute()
+            else:
+                for block in layer.cells():
+                    block.recompute()
+
     def construct(self, x: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor, ms.Tensor, ms.Tensor]:
         x = self.maxpool(self.stem(x))
         c1 = self.layer1(x)

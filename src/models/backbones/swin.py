@@ -229,7 +229,10 @@ class WindowMSA(nn.Cell):
         k = ops.gather(rows, head_split_index(b, n, heads, 1), 0).reshape(b, heads, n, head_dim)
         v = ops.gather(rows, head_split_index(b, n, heads, 2), 0).reshape(b, heads, n, head_dim)
         attn = self.matmul_qk(q * self.scale, k)
-        bias = ops.gather(self.relative_position_bias_table, self.relative_position_index, 0)
+        # The explicit cast keeps the table's gradient float32 under mixed precision (without it
+        # MindSpore 2.10 returns the gathered parameter's gradient in float16).
+        table = self.relative_position_bias_table.astype(attn.dtype)
+        bias = ops.gather(table, self.relative_position_index, 0)
         bias = mint.permute(bias.reshape(n, n, self.num_heads), (2, 0, 1))
         # Broadcasts are materialised before adding: a broadcasting Add keeps its output buffer
         # alive for the rest of the graph on CPU.
@@ -366,6 +369,15 @@ class SwinTransformer(nn.Cell):
             setattr(self, f"norm{i}", layer_norm(channels[i]))
         self.out_norms = tuple(getattr(self, f"norm{i}") for i in self.out_indices)
         self.out_channels = tuple(channels[i] for i in self.out_indices)
+
+    def set_recompute(self, level: str) -> None:
+        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block'."""
+        for stage in self.stages:
+            if level == "stage":
+                stage.recompute()
+            else:
+                for block in stage.blocks:
+                    block.recompute()
 
     def construct(self, x: ms.Tensor) -> Tuple[ms.Tensor, ...]:
         x, hw_shape = self.patch_embed(x)

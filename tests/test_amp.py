@@ -1,0 +1,175 @@
+# Copyright 2026 Huawei Technologies Co., Ltd
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+# http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+# ============================================================================
+"""Mixed precision: O2 training with loss-scale overflows, exact resume, float32 checkpoints, and
+O2/O3 float16 forward passes against the official parity fixtures."""
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import mindspore as ms
+
+from conftest import ROOT
+
+TRAIN = os.path.join(ROOT, "train.py")
+CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
+MAX_ITERS = 8
+# 1e30 and a factor of 2**20: the scaled float16 gradients overflow for the first steps, whatever
+# the weights; each overflow divides the scale by 2**20 until the gradients fit.
+HUGE_SCALE, FACTOR = 1.0e30, 2 ** 20
+RESUME_TOL = 1e-5
+# Float16 keeps 11 significant bits (relative rounding 4.9e-4 per value); through the head's
+# dozens of layers the error grows to a few 1e-3 of the output range. The bar: max |fp16 - fp32|
+# <= 1 % of the output's max |value| (measured on the fixtures: up to 0.39 %, O3 inter0).
+FP16_REL_TOL = 1e-2
+
+
+def _args(data, out_dir, *extra):
+    """A deterministic tiny O2 run (no dropout/drop-path) that saves every iteration."""
+    return [sys.executable, TRAIN, "--config", CONFIG,
+            "--data.train_file", data["train"], "--data.val_file", data["val"], "--data.crop_size", "[32,32]",
+            "--data.img_scale", "[48,48]", "--data.batch_size", "4", "--data.num_workers", "1",
+            "--model.backbone.drop_path_rate", "0.0", "--model.decode_head.dropout_ratio", "0.0",
+            "--schedule.warmup_iters", "0", "--optimizer.lr", "2.0e-3",
+            "--train.amp_level", "O2", "--train.loss_scale", str(HUGE_SCALE), "--train.loss_scale_factor",
+            str(FACTOR), "--train.max_iters", str(MAX_ITERS), "--train.save_interval", "1",
+            "--train.keep_checkpoints", str(MAX_ITERS), "--train.log_interval", "1", "--train.eval_interval",
+            str(MAX_ITERS), "--train.output_dir", out_dir, *extra]
+
+
+def _rows(out_dir):
+    with open(os.path.join(out_dir, "losses.jsonl"), encoding="utf-8") as f:
+        return {row["iter"]: row for row in map(json.loads, f)}
+
+
+def _run(args, env):
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.fixture(scope="module")
+def amp_run(demo_data, subprocess_env, tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("amp_o2"))
+    proc = _run(_args(demo_data, out_dir), subprocess_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out_dir, proc.stdout + proc.stderr
+
+
+def _trained_weights(path):
+    """The model's trainable weights in a checkpoint (BatchNorm statistics also move in skipped steps)."""
+    return {k: v.asnumpy() for k, v in ms.load_checkpoint(path).items()
+            if k.startswith(("backbone.", "decode_head.")) and "moving_" not in k}
+
+
+def test_o2_overflows_are_skipped_and_training_goes_on(amp_run):
+    out_dir, log = amp_run
+    rows = _rows(out_dir)
+    assert sorted(rows) == list(range(1, MAX_ITERS + 1))
+    for row in rows.values():
+        assert set(row) == {"iter", "lr", "loss", "ce", "mask", "div", "scale", "overflow"}
+        assert all(math.isfinite(row[k]) for k in ("loss", "ce", "mask", "div")), row
+    assert rows[1]["overflow"] and rows[1]["scale"] == pytest.approx(HUGE_SCALE, rel=1e-6)
+    for step in range(1, MAX_ITERS):
+        expected = max(1.0, rows[step]["scale"] / FACTOR) if rows[step]["overflow"] else rows[step]["scale"]
+        assert rows[step + 1]["scale"] == pytest.approx(expected, rel=1e-6), (step, rows[step], rows[step + 1])
+    skipped = [s for s, row in rows.items() if row["overflow"]]
+    applied = [s for s, row in rows.items() if not row["overflow"]]
+    assert len(skipped) >= 3 and len(applied) >= 2, rows
+    assert "iteration 1: gradient overflow at loss scale 1e+30, update skipped, scale lowered to" in log
+    assert "scale 1e+30 overflow true" in log
+    assert f"validation at iteration {MAX_ITERS}: aAcc" in log      # validation runs the AMP model
+    # A skipped step leaves the weights as they were; an applied one changes them.
+    ckpt = os.path.join(out_dir, "checkpoints", "iter_{}.ckpt")
+    for step in range(2, MAX_ITERS + 1):
+        before, after = _trained_weights(ckpt.format(step - 1)), _trained_weights(ckpt.format(step))
+        same = all(np.array_equal(before[k], after[k]) for k in before)
+        assert same == rows[step]["overflow"], step
+    # The optimizer's step counter follows the iteration (the lr schedule does not lag behind).
+    assert int(ms.load_checkpoint(ckpt.format(MAX_ITERS))["global_step"].asnumpy()[0]) == MAX_ITERS
+
+
+def test_amp_checkpoint_is_float32_and_loads_into_a_float32_model(amp_run):
+    from src.config import load_config
+    from src.models import build_model
+    from src.models.convert import load_weights
+
+    path = os.path.join(amp_run[0], "checkpoints", f"iter_{MAX_ITERS}.ckpt")
+    saved = ms.load_checkpoint(path)
+    assert {"scale_value", "counter"} <= set(saved)
+    floats = {k: v.dtype for k, v in saved.items() if v.dtype in (ms.float16, ms.bfloat16, ms.float32)}
+    assert floats and set(floats.values()) == {ms.float32}
+    cfg = load_config(CONFIG)
+    model = build_model(cfg.model)
+    extras = load_weights(model, path)
+    assert "scale_value" in extras
+    np.testing.assert_array_equal(model.backbone.patch_embed.projection.weight.asnumpy(),
+                                  saved["backbone.patch_embed.projection.weight"].asnumpy())
+
+
+def test_amp_resume_continues_exactly(amp_run, demo_data, subprocess_env, tmp_path):
+    ref_dir = amp_run[0]
+    ref = _rows(ref_dir)
+    # After iteration 2 the scale has been lowered twice: the scaler state must come back with the weights.
+    start = 2
+    out_dir = str(tmp_path / "resumed")
+    # A fresh compile: with MindSpore's compile cache the restored loss scale does not reach the
+    # cached graph (a resumed step 3 used 6.4e20 instead of the checkpoint's 9.1e17).
+    env = {k: v for k, v in subprocess_env.items() if not k.startswith("MS_COMPILER_CACHE")}
+    resumed = _run(_args(demo_data, out_dir, "--train.resume",
+                         os.path.join(ref_dir, "checkpoints", f"iter_{start}.ckpt")), env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    got = _rows(out_dir)
+    assert sorted(got) == list(range(start + 1, MAX_ITERS + 1))
+    for step in got:
+        assert got[step]["overflow"] == ref[step]["overflow"], step
+        assert got[step]["scale"] == ref[step]["scale"], step
+        for part in ("loss", "ce", "mask", "div"):
+            assert abs(got[step][part] - ref[step][part]) <= RESUME_TOL, (step, part, got[step], ref[step])
+
+
+def test_consecutive_overflows_stop_the_run(demo_data, subprocess_env, tmp_path):
+    out_dir = str(tmp_path / "stop")
+    proc = _run(_args(demo_data, out_dir, "--train.max_overflow_steps", "2"), subprocess_env)
+    assert proc.returncode == 1
+    assert "error: 2 consecutive overflowing steps up to iteration 2" in proc.stderr
+    assert sorted(_rows(out_dir)) == [1]
+
+
+def _fixtures(fixture_dir):
+    from src.utils.parity import read_meta
+    paths = sorted(glob.glob(os.path.join(fixture_dir, "*.npz")))
+    return [p for p in paths if read_meta(p).get("kind") in ("ecenet_head", "mmseg_swin_backbone")
+            and "mmcv" not in os.path.basename(p)]
+
+
+@pytest.mark.parametrize("amp_level", ["O2", "O3"])
+def test_float16_forward_matches_the_fixtures(fixture_dir, amp_level):
+    from src.utils.parity import run_parity
+
+    paths = _fixtures(fixture_dir)
+    assert len(paths) >= 3, f"expected the shared head and Swin fixtures in {fixture_dir}"
+    for path in paths:
+        with np.load(path, allow_pickle=False) as data:
+            ranges = {k: float(np.abs(data[k]).max()) for k in data.files if "." not in k and k != "__meta__"}
+        diffs = run_parity(path, amp_level=amp_level)
+        for diff in diffs:
+            assert diff.max_abs <= FP16_REL_TOL * ranges[diff.name], \
+                f"{os.path.basename(path)}:{diff.name} {amp_level} max_abs={diff.max_abs:.3e} " \
+                f"(output range {ranges[diff.name]:.3e})"
+        # float16 really ran: in float32 every output matches to 5e-5 (tests/test_head.py).
+        assert max(d.max_abs for d in diffs) > 5e-5, path
