@@ -269,6 +269,18 @@ def optional(rule: Rule) -> Rule:
     return Rule(f"null or {rule.allowed}", lambda value: None if value is None else rule.check(value))
 
 
+def either(*rules: Rule) -> Rule:
+    """What any of ``rules`` accepts (the first that does normalises the value)."""
+    def check(value: Any) -> Any:
+        for rule in rules:
+            try:
+                return rule.check(value)
+            except ValueError:
+                continue
+        raise ValueError(value)
+    return Rule(" or ".join(rule.allowed for rule in rules), check)
+
+
 def _size_pair(order: str = "[h, w]") -> Rule:
     return Rule(f"two positive integers {order}", sequence(integer(1), length=2).check)
 
@@ -281,6 +293,7 @@ _NON_NEGATIVE = number(0.0)
 SCHEMA: Dict[str, Rule] = {
     "model.backbone.type": choice(*BACKBONE_TYPES),
     "model.backbone.drop_path_rate": number(0.0, 1.0, high_open=True),
+    "model.backbone.recompute": either(boolean(), choice("stage", "block")),
     "model.decode_head.num_classes": integer(1),
     "model.decode_head.channels": integer(1),
     "model.decode_head.num_heads": integer(1),
@@ -332,6 +345,7 @@ SCHEMA: Dict[str, Rule] = {
     "optimizer.head_lr_mult": _NON_NEGATIVE,
     "optimizer.grad_clip": optional(_POSITIVE),
     "optimizer.bias_correction": boolean(),
+    "optimizer.no_decay_keys": sequence(text(), min_length=0),
     "schedule.warmup_iters": integer(0),
     "schedule.warmup_ratio": _FRACTION,
     "schedule.power": _NON_NEGATIVE,
@@ -346,6 +360,12 @@ SCHEMA: Dict[str, Rule] = {
     "train.output_dir": text(),
     "train.resume": optional(text()),
     "train.save_all_ranks": boolean(),
+    "train.amp_level": choice("O0", "O1", "O2", "O3"),
+    "train.amp_dtype": choice("float16", "bfloat16"),
+    "train.loss_scale": number(1.0),
+    "train.loss_scale_factor": integer(2),
+    "train.loss_scale_window": integer(1),
+    "train.max_overflow_steps": integer(1),
 }
 
 

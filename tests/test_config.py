@@ -69,6 +69,12 @@ DEMO = os.path.join(ROOT, "config", "ecenet_demo.yaml")
     (["--model.decode_head.ghost_up", "yes please"], "model.decode_head.ghost_up: 'yes please' is not allowed"),
     (["--optimizer.betas", "[0.9]"], "optimizer.betas: [0.9] is not allowed; expected a list of 2 items"),
     (["--data.dataset", "coco"], "data.dataset: 'coco' is not allowed; expected one of ade20k"),
+    (["--train.amp_level", "O4"], "train.amp_level: 'O4' is not allowed; expected one of O0, O1, O2, O3"),
+    (["--train.loss_scale", "0.5"], "train.loss_scale: 0.5 is not allowed; expected a number >= 1"),
+    (["--train.max_overflow_steps", "0"], "train.max_overflow_steps: 0 is not allowed; expected an integer >= 1"),
+    (["--model.backbone.recompute", "layer"],
+     "model.backbone.recompute: 'layer' is not allowed; expected true or false or one of stage, block"),
+    (["--optimizer.no_decay_keys", "norm"], "optimizer.no_decay_keys: 'norm' is not allowed; expected a list"),
 ])
 def test_wrong_type_or_range_names_the_key(override, words):
     with pytest.raises(ConfigError) as info:
@@ -80,11 +86,12 @@ def test_values_are_normalised_and_undescribed_keys_pass(tmp_path):
     """'6e-5' (a string to YAML 1.1) becomes a float, 1000.0 an integer; keys the schema does not
     describe (added by later features) are left alone."""
     path = _write(tmp_path / "c.yaml", f"__BASE__: {DEMO}\noptimizer:\n  lr: 6e-5\n  no_decay_keys: [norm]\n"
-                                       "train:\n  loss_scale: dynamic\n  max_iters: 1000.0\n")
+                                       "train:\n  loss_scale: 1024\n  max_iters: 1000.0\n  future_key: any\n")
     cfg = load_config(path)
     assert cfg.optimizer.lr == pytest.approx(6e-5) and isinstance(cfg.optimizer.lr, float)
     assert cfg.train.max_iters == 1000 and isinstance(cfg.train.max_iters, int)
-    assert cfg.train.loss_scale == "dynamic" and cfg.optimizer.no_decay_keys == ["norm"]
+    assert cfg.train.loss_scale == 1024
+    assert cfg.train.future_key == "any" and cfg.optimizer.no_decay_keys == ["norm"]
     assert cfg.loss.ce_weight == 1.0
 
 
