@@ -64,9 +64,9 @@ def fixture_official():
 
 
 @pytest.fixture(scope="module", name="manifest")
-def fixture_manifest(fixture_dir):
+def fixture_manifest(repo_fixture_dir):
     """Parameter names/shapes and fvcore counts of the official model."""
-    path = os.path.join(fixture_dir, MANIFEST)
+    path = os.path.join(repo_fixture_dir, MANIFEST)
     with open(path, "r", encoding="utf-8") as f:
         return json.load(f)
 
