@@ -106,4 +106,5 @@ def test_resnet_v1c_matches_numpy_reference(strides, dilations):
         assert got.shape == (1,) + want.shape, (i, got.shape, want.shape)
         scale = max(1.0, float(np.abs(want).max()))
         diff = float(np.abs(got[0] - want).max())
+        print(f"out{i}: max abs diff {diff:.3e} (largest value {scale:.3g})")
         assert diff <= ATOL * scale, f"out{i}: max abs diff {diff:.3e} (largest value {scale:.3g})"
