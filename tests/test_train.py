@@ -74,7 +74,7 @@ def fixture_reference_run(demo_data, subprocess_env, tmp_path_factory):
 def test_every_iteration_logged_and_checkpoints_rotate(reference_run):
     rows = _losses(reference_run)
     assert sorted(rows) == list(range(1, MAX_ITERS + 1))
-    assert all(np.isfinite(rows[i]["loss"]) for i in rows)
+    assert all(np.isfinite(row["loss"]) for row in rows.values())
     ckpts = sorted(os.listdir(os.path.join(reference_run, "checkpoints")))
     assert ckpts == ["iter_10.ckpt", "iter_12.ckpt", "iter_8.ckpt"]
 
