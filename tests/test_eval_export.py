@@ -34,6 +34,7 @@ from PIL import Image
 from conftest import ROOT
 from src.config import load_config
 from src.data.builder import build_eval_samples, preprocess_settings
+from src.data.demo import make_demo_dataset
 from src.data.image_inputs import input_files
 from src.models import build_model
 from src.utils.cli import load_network
