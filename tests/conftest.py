@@ -33,13 +33,22 @@ from src.data.demo import make_demo_dataset  # noqa: E402
 from src.data.mindrecord_writer import write_mindrecord  # noqa: E402
 # pylint: enable=wrong-import-position
 
+# Parity fixtures small enough to ship (the Swin and head fixtures, the composed segmentor, the manifest);
+# benchmarks/make_test_fixtures.py writes them from the official ones.
+DATA_DIR = os.path.join(ROOT, "tests", "data")
 FIXTURE_CANDIDATES = [p for p in (os.environ.get("ECENET_FIXTURES"),
                                   os.path.join(ROOT, "..", "shared", "fixtures"), "/work/shared/fixtures") if p]
 
 
 @pytest.fixture(scope="session")
+def repo_fixture_dir() -> str:
+    """``tests/data``: the parity fixtures that ship with the repository."""
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
 def fixture_dir() -> str:
-    """Folder of the parity fixtures recorded with the official model (not part of the repository)."""
+    """Folder of all official parity fixtures, the large ones included (not part of the repository)."""
     for path in FIXTURE_CANDIDATES:
         if os.path.isfile(os.path.join(path, "fixture_a.npz")):
             return os.path.abspath(path)

@@ -57,8 +57,8 @@ def load_official(net: nn.Cell, state: dict) -> None:
 
 
 @pytest.fixture(scope="module", name="swin_fixture")
-def fixture_swin_file(fixture_dir):
-    path = os.path.join(fixture_dir, "fixture_swin.npz")
+def fixture_swin_file(repo_fixture_dir):
+    path = os.path.join(repo_fixture_dir, "fixture_swin.npz")
     data = np.load(path)
     meta = json.loads(str(data["__meta__"]))
     return meta["config"], {k: data[k] for k in data.files if k != "__meta__"}
@@ -96,8 +96,8 @@ def test_swin_parity_with_official_fixture(swin_fixture):
     assert max(diffs) < ATOL, diffs
 
 
-def test_swin_base_names_match_official_manifest(fixture_dir):
-    path = os.path.join(fixture_dir, "manifest_swin_b_ade20k.json")
+def test_swin_base_names_match_official_manifest(repo_fixture_dir):
+    path = os.path.join(repo_fixture_dir, "manifest_swin_b_ade20k.json")
     with open(path, encoding="utf-8") as f:
         manifest = json.load(f)["backbone"]
     wanted = {native_name(e["key"]): tuple(e["shape"]) for e in manifest["state_dict"] if e["kind"] == "param"}

@@ -37,15 +37,23 @@ def _head_fixtures(fixture_dir):
     return [p for p in paths if read_meta(p).get("kind") == "ecenet_head"]
 
 
-def test_every_head_fixture_matches(fixture_dir):
+def _check_head_fixture(path):
+    diffs = run_parity(path)
+    names = {d.name for d in diffs}
+    assert {"pred", "wo_mask", "inter0", "inter1", "inter2", "inter3"} <= names, path
+    for d in diffs:
+        assert d.max_abs <= ATOL, f"{path}:{d.name} max_abs={d.max_abs:.3e}"
+
+
+def test_head_fixture_in_repository_matches(repo_fixture_dir):
+    _check_head_fixture(os.path.join(repo_fixture_dir, "fixture_a.npz"))
+
+
+def test_every_official_head_fixture_matches(fixture_dir):
     paths = _head_fixtures(fixture_dir)
     assert len(paths) >= 3, f"expected the shared head fixtures in {fixture_dir}"
     for path in paths:
-        diffs = run_parity(path)
-        names = {d.name for d in diffs}
-        assert {"pred", "wo_mask", "inter0", "inter1", "inter2", "inter3"} <= names, path
-        for d in diffs:
-            assert d.max_abs <= ATOL, f"{os.path.basename(path)}:{d.name} max_abs={d.max_abs:.3e}"
+        _check_head_fixture(path)
 
 
 @pytest.mark.parametrize("num_classes,ratio,expected", [(150, 1.0, 13), (59, 1.0, 7), (60, 1.0, 7),
@@ -54,8 +62,8 @@ def test_pool_side_is_odd(num_classes, ratio, expected):
     assert class_token_length(num_classes, ratio) == expected
 
 
-def test_official_head_size_and_names(fixture_dir):
-    with open(os.path.join(fixture_dir, "manifest_swin_b_ade20k.json"), encoding="utf-8") as f:
+def test_official_head_size_and_names(repo_fixture_dir):
+    with open(os.path.join(repo_fixture_dir, "manifest_swin_b_ade20k.json"), encoding="utf-8") as f:
         manifest = json.load(f)["decode_head"]
     head = ECENetHead(num_classes=150)
     trainable = sum(int(np.prod(p.shape)) for p in head.trainable_params())

@@ -24,6 +24,51 @@ from src.utils.optimizer import adam_bias_correction, build_optimizer, build_par
 ms.set_context(mode=ms.GRAPH_MODE)
 
 
+class _MmcvPolyRunner:
+    """mmcv 1.x ``IterBasedRunner`` with ``PolyLrUpdaterHook(by_epoch=False, warmup='linear')``, restated from
+    mmcv: ``before_train_iter`` sets the lr of iteration ``runner.iter`` (0-based), then the step runs and
+    ``runner.iter`` increases."""
+
+    def __init__(self, base_lr, max_iters, power, min_lr, warmup_iters, warmup_ratio):
+        self.base_lr, self.max_iters, self.power, self.min_lr = base_lr, max_iters, power, min_lr
+        self.warmup_iters, self.warmup_ratio = warmup_iters, warmup_ratio
+        self.iter = 0
+
+    def get_regular_lr(self):  # PolyLrUpdaterHook.get_lr
+        coeff = (1 - self.iter / self.max_iters) ** self.power
+        return (self.base_lr - self.min_lr) * coeff + self.min_lr
+
+    def get_warmup_lr(self, cur_iters, regular_lr):  # LrUpdaterHook.get_warmup_lr, 'linear'
+        k = (1 - cur_iters / self.warmup_iters) * (1 - self.warmup_ratio)
+        return regular_lr * (1 - k)
+
+    def run(self):
+        """The lr each optimizer step used."""
+        used = []
+        while self.iter < self.max_iters:
+            regular_lr = self.get_regular_lr()  # LrUpdaterHook.before_train_iter
+            if not self.warmup_iters or self.iter >= self.warmup_iters:
+                used.append(regular_lr)
+            else:
+                used.append(self.get_warmup_lr(self.iter, regular_lr))
+            self.iter += 1  # IterBasedRunner.train: call_hook('after_train_iter'); self._iter += 1
+        return np.array(used)
+
+
+@pytest.mark.parametrize("base_lr, total, warmup, ratio, power, min_lr", [
+    (6e-5, 2000, 150, 1e-6, 1.0, 0.0),      # the official schedule's shape, shortened
+    (0.01, 97, 10, 0.1, 0.9, 1e-4),         # power and min_lr
+    (1e-3, 50, 0, 1e-6, 1.0, 0.0),          # no warm-up
+])
+def test_poly_schedule_matches_mmcv_hook(base_lr, total, warmup, ratio, power, min_lr):
+    lr = poly_lr_with_warmup(base_lr, total, warmup_iters=warmup, warmup_ratio=ratio, power=power, min_lr=min_lr)
+    expected = _MmcvPolyRunner(base_lr, total, power, min_lr, warmup, ratio).run()
+    assert lr.shape == expected.shape
+    np.testing.assert_allclose(lr, expected, rtol=1e-6, atol=1e-12)
+    # The reference tells an off-by-one iteration apart: shifted schedules differ everywhere.
+    assert not np.allclose(lr[1:], expected[:-1], rtol=1e-6, atol=0)
+
+
 def test_poly_schedule_hand_values():
     lr = poly_lr_with_warmup(6e-5, 160000, warmup_iters=1500, warmup_ratio=1e-6, power=1.0)
     assert lr.dtype == np.float32 and lr.shape == (160000,)
@@ -176,11 +221,44 @@ def test_optimizer_steps_with_group_lrs(bias_correction):
     assert int(opt.global_step.asnumpy()[0]) == 3
 
 
-def test_bias_correction_matches_torch_first_step():
-    # PyTorch AdamW's first step moves each weight by lr * sign(grad); with the folded factor
-    # lr * sqrt(1 - beta2) / (1 - beta1), AdamWeightDecay's m / sqrt(v) = (1 - beta1) / sqrt(1 - beta2).
-    corrected = adam_bias_correction(np.array([1e-3, 1e-3], np.float32), 0.9, 0.999)
-    np.testing.assert_allclose(corrected[0] * 0.1 / np.sqrt(0.001), 1e-3, rtol=1e-6)
+def _torch_adamw_steps(params, grads_per_step, lr, beta1, beta2, eps):
+    """PyTorch ``AdamW`` without weight decay as its documentation states it: bias-corrected moments,
+    ``w -= lr * m_hat / (sqrt(v_hat) + eps)``."""
+    moments = {name: (np.zeros_like(p), np.zeros_like(p)) for name, p in params.items()}
+    for step, grads in enumerate(grads_per_step, start=1):
+        for name, grad in grads.items():
+            m, v = moments[name]
+            m = beta1 * m + (1 - beta1) * grad
+            v = beta2 * v + (1 - beta2) * grad ** 2
+            moments[name] = (m, v)
+            m_hat, v_hat = m / (1 - beta1 ** step), v / (1 - beta2 ** step)
+            params[name] = params[name] - lr[step - 1] * m_hat / (np.sqrt(v_hat) + eps)
+    return params
+
+
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_updates_follow_torch_adamw(bias_correction):
+    """With the folded bias correction, four steps equal PyTorch AdamW's (no weight decay, where the
+    folding is exact up to eps); without it the first steps are about 3x too small and the check fails."""
+    ms.set_seed(0)
+    net = _Net()
+    schedule = poly_lr_with_warmup(0.01, 4, warmup_iters=2, warmup_ratio=0.1)
+    cfg = {"type": "adamw", "lr": 0.01, "weight_decay": 0.0, "betas": [0.9, 0.999], "eps": 1e-8,
+           "head_lr_mult": 1.0, "grad_clip": None, "bias_correction": bias_correction}
+    opt = build_optimizer(net.trainable_params(), cfg, schedule)
+    grad_fn = ms.jit(ms.value_and_grad(net, None, opt.parameters))
+    start = {p.name: p.asnumpy().astype(np.float64) for p in net.trainable_params()}
+    recorded = []
+    x = ms.Tensor(np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32))
+    for _ in range(4):
+        _, grads = grad_fn(x)
+        recorded.append({p.name: g.asnumpy().astype(np.float64) for p, g in zip(net.trainable_params(), grads)})
+        opt(grads)
+    expected = _torch_adamw_steps(dict(start), recorded, schedule.astype(np.float64), 0.9, 0.999, 1e-8)
+    moved = {p.name: p.asnumpy() - start[p.name] for p in net.trainable_params()}
+    want = {name: expected[name] - start[name] for name in start}
+    matches = all(np.allclose(moved[name], want[name], rtol=1e-3, atol=1e-7) for name in start)
+    assert matches == bias_correction
 
 
 def test_build_optimizer_rejects_bad_config():
