@@ -40,7 +40,7 @@ from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
 from src.utils.context import init_context  # noqa: E402
-from src.utils.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
+from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 
 
 def parse_args():

@@ -42,16 +42,16 @@ from src.data.datasets import class_names  # noqa: E402
 from src.data.train_dataset import steps_per_epoch, train_batches  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
-from src.models.convert import CheckpointError, load_backbone_pretrained  # noqa: E402
-from src.utils.checkpoint import CheckpointManager  # noqa: E402
+from src.models.weights.convert import CheckpointError, load_backbone_pretrained  # noqa: E402
+from src.engine.checkpoint import CheckpointManager  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
 from src.utils.distributed import broadcast_from_rank0  # noqa: E402
-from src.utils.evaluation import evaluate  # noqa: E402
+from src.inference.evaluation import evaluate  # noqa: E402
 from src.utils.logger import format_eta, get_logger  # noqa: E402
-from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
-from src.utils.optimizer import build_optimizer  # noqa: E402
-from src.utils.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
-from src.utils.train_step import (LOSS_NAMES, NonFiniteLossError, SegmentorWithLoss, StepMonitor,  # noqa: E402
+from src.engine.lr_schedule import poly_lr_with_warmup  # noqa: E402
+from src.engine.optimizer import build_optimizer  # noqa: E402
+from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
+from src.engine.train_step import (LOSS_NAMES, NonFiniteLossError, SegmentorWithLoss, StepMonitor,  # noqa: E402
                                   TrainStep)
 
 

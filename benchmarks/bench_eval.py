@@ -53,7 +53,7 @@ from src.inference import build_inference  # noqa: E402
 from src.inference.segmentor_inference import pynative_mode  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
-from src.utils.evaluation import aug_test_settings  # noqa: E402
+from src.inference.evaluation import aug_test_settings  # noqa: E402
 
 DEFAULT_SIZES = "512x683,512x672,480x640,512x768"
 

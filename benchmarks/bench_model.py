@@ -29,7 +29,7 @@ A step ends when its outputs (the logits, or the losses) have been copied to the
 training step (forward, the config's losses, backward, AdamW update) on random images and labels.
 ``peak_rss_gb`` is the process's peak resident memory once the mode has run (the peak of
 everything before it included, so run one mode per process to separate them). Parameters and
-multiply-accumulates (fvcore convention, batch 1, see ``src/utils/complexity.py``) are counted
+multiply-accumulates (fvcore convention, batch 1, see ``tools/complexity.py``) are counted
 after the timings. Config leaves can be overridden as ``--section.key value``; ``--recompute LEVEL``
 is ``--model.backbone.recompute LEVEL``, and ``--train.amp_level O2`` times the mixed-precision step.
 """
@@ -50,12 +50,12 @@ from src.config import Config, load_config, parse_overrides  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
-from src.utils.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
-from src.utils.complexity import complexity_summary  # noqa: E402
+from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
+from tools.complexity import complexity_summary  # noqa: E402
 from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
-from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
-from src.utils.optimizer import build_optimizer  # noqa: E402
-from src.utils.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
+from src.engine.lr_schedule import poly_lr_with_warmup  # noqa: E402
+from src.engine.optimizer import build_optimizer  # noqa: E402
+from src.engine.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
 
 
 

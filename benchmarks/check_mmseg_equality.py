@@ -16,7 +16,7 @@
 
 The same weights and images go through the PyTorch mmseg test path
 (:mod:`benchmarks.torch_reference.mmseg_test`) and through this project's evaluation
-(``src.utils.evaluation.evaluate_dataset``, what ``eval.py`` runs); the label maps must be identical
+(``src.inference.evaluation.evaluate_dataset``, what ``eval.py`` runs); the label maps must be identical
 up to ties: at most ``MAX_DIFF_FRACTION`` (0.01 %) of the pixels of a case may differ.
 
 ``record`` (PyTorch environment, ``benchmarks/requirements.txt``) runs the mmseg path and writes a
@@ -163,7 +163,7 @@ def compare(fixture: str, work_dir: str) -> List[Dict[str, Any]]:
     # pylint: disable=import-outside-toplevel
     # (MindSpore is only in the environment that compares; record runs in the PyTorch one without it)
     from src.utils.cli import load_network
-    from src.utils.evaluation import evaluate_dataset
+    from src.inference.evaluation import evaluate_dataset
     # pylint: enable=import-outside-toplevel
 
     meta, arrays = read_fixture(fixture)

@@ -106,7 +106,7 @@ def test_o2_overflows_are_skipped_and_training_goes_on(amp_run):
 def test_amp_checkpoint_is_float32_and_loads_into_a_float32_model(amp_run):
     from src.config import load_config
     from src.models import build_model
-    from src.models.convert import load_weights
+    from src.models.weights.convert import load_weights
 
     path = os.path.join(amp_run[0], "checkpoints", f"iter_{MAX_ITERS}.ckpt")
     saved = ms.load_checkpoint(path)
@@ -151,7 +151,7 @@ def test_consecutive_overflows_stop_the_run(demo_data, subprocess_env, tmp_path)
 
 
 def _fixtures(fixture_dir):
-    from src.utils.parity import read_meta
+    from tools.fixture_parity import read_meta
     paths = sorted(glob.glob(os.path.join(fixture_dir, "*.npz")))
     return [p for p in paths if read_meta(p).get("kind") in ("ecenet_head", "mmseg_swin_backbone")
             and "mmcv" not in os.path.basename(p)]
@@ -159,7 +159,7 @@ def _fixtures(fixture_dir):
 
 @pytest.mark.parametrize("amp_level", ["O2", "O3"])
 def test_float16_forward_matches_the_fixtures(fixture_dir, amp_level):
-    from src.utils.parity import run_parity
+    from tools.fixture_parity import run_parity
 
     paths = _fixtures(fixture_dir)
     assert len(paths) >= 3, f"expected the shared head and Swin fixtures in {fixture_dir}"

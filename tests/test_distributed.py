@@ -46,10 +46,10 @@ import train
 from src.config import load_config, parse_overrides
 from src.data.builder import build_train_dataset
 from src.models import build_model
-from src.models.convert import load_weights, network_params, save_native_checkpoint
+from src.models.weights.convert import load_weights, network_params, save_native_checkpoint
 from src.utils.cli import load_network
 from src.utils.context import RunContext, init_context, seed_everything
-from src.utils.evaluation import evaluate_dataset
+from src.inference.evaluation import evaluate_dataset
 from src.utils.logger import get_logger
 
 SCRIPTS = os.path.join(ROOT, "scripts")

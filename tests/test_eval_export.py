@@ -39,12 +39,12 @@ from src.data.image_inputs import input_files
 from src.models import build_model
 from src.utils.cli import load_network
 from src.inference import build_inference
-from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
+from src.inference.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
                                   to_label_ids)
-from src.utils.export import (ExportError, check_export_format, export_model, mindir_input_shape,
+from src.inference.export import (ExportError, check_export_format, export_model, mindir_input_shape,
                               mindir_window_settings, unsupported_onnx_operator, verify_mindir)
-from src.utils.metrics import SUMMARY_KEYS, SegmentationMetric
-from src.utils.visualization import get_palette
+from src.inference.metrics import SUMMARY_KEYS, SegmentationMetric
+from src.inference.visualization import get_palette
 
 ms.set_context(mode=ms.GRAPH_MODE)
 

@@ -33,9 +33,9 @@ from mindspore.nn.utils import no_init_parameters
 
 from src.config import load_config
 from src.models import build_model
-from src.models.convert import official_name
+from src.models.weights.convert import official_name
 from src.models.heads.modules import class_token_length
-from src.utils.complexity import count_macs, count_parameters, parameter_counts
+from tools.complexity import count_macs, count_parameters, parameter_counts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "config", "*.yaml")))

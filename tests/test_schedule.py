@@ -18,8 +18,8 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from src.utils.lr_schedule import poly_lr_with_warmup
-from src.utils.optimizer import adam_bias_correction, build_optimizer, build_param_groups
+from src.engine.lr_schedule import poly_lr_with_warmup
+from src.engine.optimizer import adam_bias_correction, build_optimizer, build_param_groups
 
 ms.set_context(mode=ms.GRAPH_MODE)
 

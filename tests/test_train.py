@@ -28,9 +28,9 @@ import mindspore as ms
 from conftest import ROOT
 from src.config import load_config
 from src.models import build_model
-from src.utils.checkpoint import CheckpointManager
-from src.utils.lr_schedule import poly_lr_with_warmup
-from src.utils.optimizer import build_optimizer
+from src.engine.checkpoint import CheckpointManager
+from src.engine.lr_schedule import poly_lr_with_warmup
+from src.engine.optimizer import build_optimizer
 
 TRAIN = os.path.join(ROOT, "train.py")
 CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")

@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import mindspore as ms  # noqa: E402
 
-from src.models.convert import CheckpointError  # noqa: E402
-from src.utils.parity import FixtureError, run_parity  # noqa: E402
+from src.models.weights.convert import CheckpointError  # noqa: E402
+from tools.fixture_parity import FixtureError, run_parity  # noqa: E402
 # pylint: enable=wrong-import-position
 
 

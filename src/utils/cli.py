@@ -26,7 +26,7 @@ from mindspore import nn
 
 from src.config import Config, ConfigError, load_config, parse_overrides
 from src.models import build_model
-from src.models.convert import CheckpointError, load_weights
+from src.models.weights.convert import CheckpointError, load_weights
 from src.utils.context import DEVICES, init_context
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, OSError)

@@ -36,8 +36,8 @@ from src.data.builder import build_eval_samples, count_eval_items, preprocess_se
 from src.data.datasets import class_names, dataset_info
 from src.data.progress import ProgressBar
 from src.inference import SegmentorInference, build_inference
-from src.utils.metrics import SegmentationMetric
-from src.utils.visualization import save_label_png, save_prediction_images
+from src.inference.metrics import SegmentationMetric
+from src.inference.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
 AUG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
