@@ -71,9 +71,7 @@ def build_training(cfg, ctx, logger):
         unused, new = load_backbone_pretrained(model.backbone, pretrained)
         logger.info("loaded backbone weights from %s (unused: %d keys, newly initialised: %s)",
                     pretrained, len(unused), ", ".join(new) or "none")
-    head = model.decode_head
-    loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels],
-                      distributed=ctx.distributed)
+    loss = build_loss(dict(cfg.loss), model.decode_head, distributed=ctx.distributed)
     sched = cfg.schedule
     lr = poly_lr_with_warmup(float(cfg.optimizer.lr), int(cfg.train.max_iters),
                              warmup_iters=int(sched.warmup_iters), warmup_ratio=float(sched.warmup_ratio),

@@ -86,8 +86,7 @@ def fetch(outputs: Any) -> None:
 
 def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
     """Training step with the config's losses, schedule, optimizer and mixed precision (no pretrained weights)."""
-    head = model.decode_head
-    loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels])
+    loss = build_loss(dict(cfg.loss), model.decode_head)
     sched = cfg.schedule
     lr = poly_lr_with_warmup(float(cfg.optimizer.lr), total_steps, warmup_iters=int(sched.warmup_iters),
                              warmup_ratio=float(sched.warmup_ratio), power=float(sched.power),
