@@ -60,7 +60,7 @@ def main() -> int:
     size = args.size or (cfg.get("test") or {}).get("crop_size")
     if not size:
         raise ExportError("no input size: give --size H W or set test.crop_size in the config")
-    setup_device(args.device_target)
+    setup_device(args.device_target, args.device_id)
     net = load_network(cfg, args.checkpoint)
     path = export_model(net, args.output, args.format, batch=args.batch, size=size)
     print(f"exported {args.format} with input ({args.batch}, 3, {size[0]}, {size[1]}) to {path}")

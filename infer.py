@@ -71,7 +71,7 @@ def main() -> int:
     info = dataset_info(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     test_cfg = dict(cfg.get("test") or {})
-    setup_device(args.device_target)
+    setup_device(args.device_target, args.device_id)
     if args.mindir:
         if args.mode == "whole":
             raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")

@@ -52,7 +52,8 @@ from src.models import build_model  # noqa: E402
 from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
 from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
 from tools.complexity import complexity_summary  # noqa: E402
-from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
+from src.utils.cli import add_device_options  # noqa: E402
+from src.utils.context import init_context, seed_everything  # noqa: E402
 from src.engine.lr_schedule import poly_lr_with_warmup  # noqa: E402
 from src.engine.optimizer import build_optimizer  # noqa: E402
 from src.engine.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
@@ -62,8 +63,7 @@ from src.engine.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
 def parse_args(argv: Optional[List[str]] = None):
     """Declared options and the remaining ``--section.key value`` overrides."""
     parser = timing_parser(__doc__)
-    parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
-                        help="device (default CPU)")
+    add_device_options(parser, default="CPU")
     parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
     parser.add_argument("--recompute", choices=RECOMPUTE_LEVELS, default=None,
                         help="recompute backbone activations per stage or block (model.backbone.recompute)")
@@ -106,13 +106,13 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """Run the benchmark; returns the result dict."""
     cfg = load_config(args.config, overrides)
     size = int(args.size or cfg.data.crop_size[0])
-    init_context(args.device, distributed=False)
+    init_context(args.device_target, distributed=False, device_id=args.device_id)
     seed_everything(int(cfg.train.get("seed", 1)))
     model = build_model(cfg.model)
     num_classes = model.decode_head.num_classes
     rng = np.random.default_rng(0)
     img = ms.Tensor(rng.standard_normal((args.batch, 3, size, size)).astype(np.float32))
-    result: Dict[str, Any] = {"config": args.config, "device": args.device, "batch": args.batch, "size": size,
+    result: Dict[str, Any] = {"config": args.config, "device": args.device_target, "batch": args.batch, "size": size,
                               "steps": args.steps, "warmup": args.warmup,
                               "recompute": cfg.model.backbone.get("recompute") or False,
                               "amp_level": cfg.train.get("amp_level", "O0")}

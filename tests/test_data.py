@@ -155,7 +155,7 @@ def test_strict_fails_and_leaves_nothing(messy, tmp_path):
     assert not out_dir.exists() or not os.listdir(out_dir)
     images, labels = _good_folder(tmp_path, 3)  # the bad label is met after a sample was already written
     _save(_label(high=9), str(labels / "s1.png"))
-    proc = _run("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num-classes", "3",
+    proc = _run("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num_classes", "3",
                 "--strict", "--output", str(out_dir / "folder.mindrecord"))
     assert proc.returncode != 0 and "s1.png" in proc.stderr
     assert not os.listdir(out_dir)
@@ -180,7 +180,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 def test_existing_output_overwrite_and_shards(tmp_path):
     images, labels = _good_folder(tmp_path, 5)
     out = tmp_path / "out" / "folder.mindrecord"
-    common = ("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num-classes", "3",
+    common = ("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num_classes", "3",
               "--output", str(out))
     assert _run(*common).returncode == 0
     refused = _run(*common, "--shards", "2")

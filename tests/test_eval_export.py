@@ -75,10 +75,10 @@ def fixture_model(tmp_path_factory):
 
 @pytest.fixture(scope="module", name="eval_run")
 def fixture_eval_run(model, demo_data, subprocess_env, tmp_path_factory):
-    """eval.py on the validation MindRecord with --json and --save-pred."""
+    """eval.py on the validation MindRecord with --json and --save_pred."""
     out = tmp_path_factory.mktemp("eval")
     proc = _run("eval.py", "--checkpoint", model.ckpt, "--data", demo_data["val"], "--json", str(out / "m.json"),
-                "--save-pred", str(out / "pred"), env=subprocess_env)
+                "--save_pred", str(out / "pred"), env=subprocess_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "m.json", encoding="utf-8") as f:
         report = json.load(f)

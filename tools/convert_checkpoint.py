@@ -22,7 +22,7 @@
     # ImageNet backbones: mmseg-converted Swin .pth, original Swin release .pth, ResNet-V1c .pth
     python tools/convert_checkpoint.py --config CFG --part backbone --input swin_base.pth --output swin_b.ckpt
     # native -> official names (for PyTorch users)
-    python tools/convert_checkpoint.py --config CFG --to-official --input native.ckpt --output model.npz
+    python tools/convert_checkpoint.py --config CFG --to_official --input native.ckpt --output model.npz
 
 Loading is strict: missing, unexpected or wrongly shaped keys stop with an error that lists them.
 The output keeps this project's full parameter names (``backbone.*`` / ``decode_head.*``).
@@ -51,12 +51,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="model config (yaml) describing the network")
     parser.add_argument("--input", required=True, help=".pth/.pt, .ckpt or .npz with official names")
-    parser.add_argument("--output", required=True, help="native .ckpt to write (.npz with --to-official)")
+    parser.add_argument("--output", required=True, help="native .ckpt to write (.npz with --to_official)")
     parser.add_argument("--part", choices=sorted(PARTS), default="model",
                         help="what the input holds: the whole model, the decode head, or an ImageNet backbone")
     parser.add_argument("--prefix", default=None,
                         help="take only the input keys under this prefix (e.g. decode_head.) and strip it")
-    parser.add_argument("--to-official", action="store_true",
+    parser.add_argument("--to_official", action="store_true",
                         help="read a native checkpoint and write official names (.npz)")
     return parser.parse_args()
 
