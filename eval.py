@@ -35,12 +35,15 @@ import sys
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+# pylint: disable=wrong-import-position
+# (the imports below must follow the set-up above: MindSpore reads ONEDNN_MAX_CPU_ISA when it loads)
 from src.config import Config  # noqa: E402
 from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
+from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
 from src.utils.context import init_context  # noqa: E402
-from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args():

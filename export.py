@@ -31,7 +31,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 # (the imports below must follow the set-up above: MindSpore reads ONEDNN_MAX_CPU_ISA when it loads)
 from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
 from src.inference.export import (EXPORT_FORMATS, MINDIR_TOLERANCE, ExportError, check_export_format,  # noqa: E402
-                              export_model, verify_mindir)
+                                  export_model, verify_mindir)
 # pylint: enable=wrong-import-position
 
 

@@ -43,6 +43,8 @@ from typing import Any, Dict, List, Optional, Tuple
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
@@ -50,11 +52,12 @@ from benchmarks.common import peak_rss_gb  # noqa: E402
 from src.config import load_config, parse_overrides  # noqa: E402
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.inference import build_inference  # noqa: E402
+from src.inference.evaluation import aug_test_settings  # noqa: E402
 from src.inference.segmentor_inference import pynative_mode  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.utils.cli import add_device_options  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
-from src.inference.evaluation import aug_test_settings  # noqa: E402
+# pylint: enable=wrong-import-position
 
 DEFAULT_SIZES = "512x683,512x672,480x640,512x768"
 

@@ -42,21 +42,24 @@ from typing import Any, Dict, List, Optional
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
 from benchmarks.common import MODES, check_timing_args, time_calls, timing_parser  # noqa: E402
 from src.config import Config, load_config, parse_overrides  # noqa: E402
-from src.losses import build_loss  # noqa: E402
-from src.models import build_model  # noqa: E402
-from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
 from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
-from tools.complexity import complexity_summary  # noqa: E402
-from src.utils.cli import add_device_options  # noqa: E402
-from src.utils.context import init_context, seed_everything  # noqa: E402
 from src.engine.lr_schedule import poly_lr_with_warmup  # noqa: E402
 from src.engine.optimizer import build_optimizer  # noqa: E402
 from src.engine.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
+from src.losses import build_loss  # noqa: E402
+from src.models import build_model  # noqa: E402
+from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
+from src.utils.cli import add_device_options  # noqa: E402
+from src.utils.context import init_context, seed_everything  # noqa: E402
+from tools.complexity import complexity_summary  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 

@@ -141,7 +141,8 @@ def _parse_value(token: str, raw: str) -> Any:
 
 
 def apply_overrides(cfg: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
-    """Set dotted keys; a key must already exist in the config unless its parent section does."""
+    """Set dotted keys; every key must already exist in the config (its file or a ``__BASE__``), so a
+    misspelt key is refused with the keys known in its section."""
     cfg = copy.deepcopy(cfg)
     for dotted, value in overrides.items():
         node = cfg
@@ -173,10 +174,10 @@ def _as_number(value: Any) -> float:
 
 
 def _as_int(value: Any) -> int:
-    number = _as_number(value)
-    if not math.isfinite(number) or number != int(number):
+    as_float = _as_number(value)
+    if not math.isfinite(as_float) or as_float != int(as_float):
         raise ValueError(value)
-    return int(number)
+    return int(as_float)
 
 
 def _range(convert: Callable[[Any], Any], low: Optional[float], high: Optional[float], low_open: bool,

@@ -379,7 +379,8 @@ def test_eval_launcher_dry_run_and_errors(tmp_path):
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"")
     for device, workers in (("Ascend", "8"), ("GPU", "8"), ("CPU", "2")):
-        proc = _run_script("run_distribute_eval.sh", "--config", CONFIG, "--checkpoint", str(ckpt), "--device_target", device,
+        proc = _run_script("run_distribute_eval.sh", "--config", CONFIG, "--checkpoint", str(ckpt),
+                           "--device_target", device,
                            "--data", str(tmp_path), "--dry_run", "--", "--aug_test", "--json", "r.json")
         assert proc.returncode == 0, proc.stderr
         command = proc.stdout.strip()
@@ -393,7 +394,8 @@ def test_eval_launcher_dry_run_and_errors(tmp_path):
         (["--config", CONFIG], "--checkpoint is required"),
         (["--config", CONFIG, "--checkpoint", str(tmp_path / "none.ckpt")], "checkpoint not found"),
         (["--config", CONFIG, "--checkpoint", str(ckpt), "--data", str(tmp_path / "none")], "data not found"),
-        (["--config", CONFIG, "--checkpoint", str(ckpt), "--device_target", "TPU"], "--device_target must be CPU, GPU or Ascend"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--device_target", "TPU"],
+         "--device_target must be CPU, GPU or Ascend"),
         (["--config", CONFIG, "--checkpoint", str(ckpt), "--workers", "0"], "at least 1"),
         (["--config", CONFIG, "--checkpoint", str(ckpt), "--sync_bn"], "unknown argument '--sync_bn'"),
     ]:

@@ -40,9 +40,9 @@ from src.models import build_model
 from src.utils.cli import load_network
 from src.inference import build_inference
 from src.inference.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
-                                  to_label_ids)
+                                      to_label_ids)
 from src.inference.export import (ExportError, check_export_format, export_model, mindir_input_shape,
-                              mindir_window_settings, unsupported_onnx_operator, verify_mindir)
+                                  mindir_window_settings, unsupported_onnx_operator, verify_mindir)
 from src.inference.metrics import SUMMARY_KEYS, SegmentationMetric
 from src.inference.visualization import get_palette
 

@@ -23,7 +23,7 @@ import mindspore as ms
 from mindspore import nn
 
 from src.models.weights.convert import (CheckpointError, load_params_strict, native_to_official, network_params,
-                                official_to_native)
+                                        official_to_native)
 from src.models.heads import ECENetHead
 from src.models.heads.modules import class_token_length
 from tools.fixture_parity import read_meta, run_parity

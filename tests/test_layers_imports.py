@@ -63,7 +63,8 @@ def layer_violations(package: str):
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_imports_run_one_way(package):
     assert list(package_files(package)), f"{package} has no files"
-    assert layer_violations(package) == []
+    violations = layer_violations(package)
+    assert not violations, violations
 
 
 def test_the_check_sees_a_wrong_import(tmp_path):

@@ -39,6 +39,11 @@ MAX_ITERS = 12
 RESUME_TOL = 1e-5
 
 
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def _args(data, out_dir, *extra):
     """A deterministic tiny run: no dropout/drop-path, no warm-up, 4 iterations per epoch."""
     return [sys.executable, TRAIN, "--config", CONFIG,
@@ -147,7 +152,7 @@ def test_corrupt_shard_stops_clearly_and_resume_continues_once_fixed(reference_r
     for suffix in ("", ".db"):
         shutil.copy(demo_data["train"] + suffix, data["train"] + suffix)
     ckpt_dir = os.path.join(out_dir, "checkpoints")
-    before = {name: open(os.path.join(ckpt_dir, name), "rb").read() for name in os.listdir(ckpt_dir)}
+    before = {name: _read_bytes(os.path.join(ckpt_dir, name)) for name in os.listdir(ckpt_dir)}
     with open(data["train"], "rb") as f:
         intact = f.read()
     with open(data["train"], "wb") as f:
@@ -161,7 +166,7 @@ def test_corrupt_shard_stops_clearly_and_resume_continues_once_fixed(reference_r
     error = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert error == [f"error: {data['train']}: cannot read MindRecord data (Failed to read file.); checkpoints "
                      "written so far are kept: fix or rebuild the file and continue with --train.resume auto"]
-    after = {name: open(os.path.join(ckpt_dir, name), "rb").read() for name in os.listdir(ckpt_dir)}
+    after = {name: _read_bytes(os.path.join(ckpt_dir, name)) for name in os.listdir(ckpt_dir)}
     assert after == before
 
     with open(data["train"], "wb") as f:

@@ -22,8 +22,8 @@ from PIL import Image
 
 from src.data.datasets import ADE20K_CLASSES
 from src.inference.visualization import (ADE20K_PALETTE, PASCAL_CONTEXT59_PALETTE, colorize, draw_legend,
-                                     generate_palette, get_palette, overlay, save_label_png,
-                                     save_prediction_images)
+                                         generate_palette, get_palette, overlay, save_label_png,
+                                         save_prediction_images)
 
 
 def test_palettes():

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from src.config import ConfigError, load_config  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.weights.convert import (CheckpointError, load_backbone_pretrained, load_official_weights,  # noqa: E402
-                                load_weights, native_to_official, network_params, save_native_checkpoint)
+                                        load_weights, native_to_official, network_params, save_native_checkpoint)
 # pylint: enable=wrong-import-position
 
 PARTS = {"model": (None, None), "head": ("decode_head", "decode_head."), "backbone": ("backbone", "backbone.")}

@@ -152,7 +152,10 @@ class TrainingRun:
         self.log_interval, self.save_interval = int(cfg.train.log_interval), int(cfg.train.save_interval)
         self.eval_interval = int(cfg.train.get("eval_interval") or 0)
         self.rank_manager, rank_history = open_rank_outputs(cfg, ctx)
-        history = open(os.path.join(out_dir, "losses.jsonl"), "a", encoding="utf-8") if ctx.is_main else None
+        history = None
+        if ctx.is_main:  # closed by close(), after the loop
+            # pylint: disable-next=consider-using-with
+            history = open(os.path.join(out_dir, "losses.jsonl"), "a", encoding="utf-8")
         self.streams: List[Optional[TextIO]] = [history, rank_history]
         self.start_time, self.start_step = time.time(), 0
 

@@ -28,8 +28,6 @@ _EXPORTS = {
     "build_loss": "src.losses.ecenet_loss",
 }
 
-__all__ = list(_EXPORTS)
-
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:

@@ -33,7 +33,8 @@ EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, OSError)
 
 
 def make_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
-    """Parser with ``--config``, ``--device_target`` and ``--device_id``; any other ``--section.key value`` is an override."""
+    """Parser with ``--config``, ``--device_target`` and ``--device_id``; any other
+    ``--section.key value`` is an override."""
     parser = argparse.ArgumentParser(
         description=description, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(epilog + "\n\n" if epilog else "") + "Any config leaf can be overridden as --section.key value, "
