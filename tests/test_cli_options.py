@@ -21,9 +21,9 @@ import pytest
 
 from conftest import ROOT
 
-# Scripts that run a network on a device. Tools that only read and write files (convert_checkpoint,
-# model_info, build_mindrecord, make_demo_dataset) and the host-side data and PyTorch benchmarks have
-# no device to choose.
+# Scripts that run a network on a device. The tools that run on the host only (weight conversion,
+# MAC counting, MindRecord building, demo data) and the data and PyTorch benchmarks have no device
+# to choose.
 ENTRY_POINTS = ("train.py", "eval.py", "export.py", "infer.py", "tools/parity.py",
                 "benchmarks/bench_model.py", "benchmarks/bench_eval.py")
 ALL_SCRIPTS = ENTRY_POINTS + ("tools/convert_checkpoint.py", "tools/model_info.py", "tools/build_mindrecord.py",

@@ -38,10 +38,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 
-from src.config import ConfigError, load_config  # noqa: E402
+from src.config import load_config  # noqa: E402
 from src.models import build_model  # noqa: E402
-from src.models.weights.convert import (CheckpointError, load_backbone_pretrained, load_official_weights,  # noqa: E402
-                                        load_weights, native_to_official, network_params, save_native_checkpoint)
+from src.models.weights.convert import (load_backbone_pretrained, load_official_weights, load_weights,  # noqa: E402
+                                        native_to_official, network_params, save_native_checkpoint)
+from src.utils.cli import run_main  # noqa: E402
 # pylint: enable=wrong-import-position
 
 PARTS = {"model": (None, None), "head": ("decode_head", "decode_head."), "backbone": ("backbone", "backbone.")}
@@ -63,30 +64,26 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    try:
-        cfg = load_config(args.config)
-        net = build_model(cfg.model)
-        attr, out_prefix = PARTS[args.part]
-        target = getattr(net, attr) if attr else net
-        if args.to_official:
-            load_weights(target, args.input)
-            state = native_to_official(target)
-            tmp = f"{args.output}.tmp-{os.getpid()}.npz"
-            np.savez(tmp, **state)
-            os.replace(tmp, args.output)
-            print(f"wrote {len(state)} official-name tensors to {args.output}")
-            return 0
-        if args.part == "backbone":
-            unused, new = load_backbone_pretrained(target, args.input)
-            if unused:
-                print(f"not used (classifier): {', '.join(unused)}")
-            if new:
-                print(f"newly initialised (not in an ImageNet checkpoint): {', '.join(new)}")
-        else:
-            load_official_weights(target, args.input, prefix=args.prefix)
-    except (ConfigError, CheckpointError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    cfg = load_config(args.config)
+    net = build_model(cfg.model)
+    attr, out_prefix = PARTS[args.part]
+    target = getattr(net, attr) if attr else net
+    if args.to_official:
+        load_weights(target, args.input)
+        state = native_to_official(target)
+        tmp = f"{args.output}.tmp-{os.getpid()}.npz"
+        np.savez(tmp, **state)
+        os.replace(tmp, args.output)
+        print(f"wrote {len(state)} official-name tensors to {args.output}")
+        return 0
+    if args.part == "backbone":
+        unused, new = load_backbone_pretrained(target, args.input)
+        if unused:
+            print(f"not used (classifier): {', '.join(unused)}")
+        if new:
+            print(f"newly initialised (not in an ImageNet checkpoint): {', '.join(new)}")
+    else:
+        load_official_weights(target, args.input, prefix=args.prefix)
     params = {(f"{out_prefix}{k}" if out_prefix else k): p.asnumpy() for k, p in network_params(target).items()}
     save_native_checkpoint(params, args.output)
     total = sum(v.size for v in params.values())
@@ -95,4 +92,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
