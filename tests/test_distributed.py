@@ -42,14 +42,14 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from conftest import ROOT, build_demo_mindrecords
-import train
 from src.config import load_config, parse_overrides
 from src.data.builder import build_train_dataset
+from src.engine import trainer
 from src.models import build_model
 from src.models.weights.convert import load_weights, network_params, save_native_checkpoint
 from src.utils.cli import load_network
-from src.utils.context import RunContext, init_context, seed_everything
 from src.inference.evaluation import evaluate_dataset
+from src.utils.context import RunContext, init_context, seed_everything
 from src.utils.logger import get_logger
 
 SCRIPTS = os.path.join(ROOT, "scripts")
@@ -245,7 +245,7 @@ class _DataParallelReference:
     def __init__(self, cfg):
         init_context("CPU", distributed=False)
         seed_everything(int(cfg.train.seed))  # as train.py does: the same initial weights
-        model, step_cell, *_ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
+        model, step_cell, *_ = trainer.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
         self.model, self.optimizer = model, step_cell.optimizer
         self.num_classes = model.decode_head.num_classes
         mean_of_two = ops.MultitypeFuncGraph("mean_of_two")
@@ -366,11 +366,11 @@ class _LineLogger:
 
 
 def _one_process_validation(cfg, checkpoint):
-    """train.validate's log message for ``checkpoint`` evaluated in this process on all images."""
+    """trainer.validate's log message for ``checkpoint`` evaluated in this process on all images."""
     model = build_model(cfg.model)
     load_weights(model, checkpoint)
     logger = _LineLogger()
-    train.validate(cfg, model, RunContext("CPU"), logger, ITERS)
+    trainer.validate(cfg, model, RunContext("CPU"), logger, ITERS)
     assert len(logger.lines) == 1
     return logger.lines[0]
 
