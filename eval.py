@@ -16,9 +16,9 @@
 
     python eval.py --config config/ecenet_swin_b_ade20k_640.yaml --checkpoint ecenet.ckpt
     python eval.py --config CFG --checkpoint CKPT --data data/ADEChallengeData2016 --split val \
-        --json results.json --save-pred preds/
-    python eval.py --config CFG --checkpoint CKPT --aug-test          # scales test.aug_scales + flip
-    bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device Ascend   # msrun, 8 ranks
+        --json results.json --save_pred preds/
+    python eval.py --config CFG --checkpoint CKPT --aug_test          # scales test.aug_scales + flip
+    bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device_target Ascend   # msrun, 8 ranks
 
 The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
 ``data.val_file``. Labels are compared at their original resolution. A dataset folder is checked
@@ -28,19 +28,22 @@ naming the first one, so that metrics always cover the whole split.
 
 Under msrun every rank evaluates its share of the images (items ``rank::ranks``) and the per-class
 areas are summed exactly over the ranks, so the metrics equal those of one process. Rank 0 prints
-and writes ``--json``; with ``--save-pred`` every rank writes the label PNGs of its own images.
+and writes ``--json``; with ``--save_pred`` every rank writes the label PNGs of its own images.
 """
 import os
 import sys
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+# pylint: disable=wrong-import-position
+# (the imports below must follow the set-up above: MindSpore reads ONEDNN_MAX_CPU_ISA when it loads)
 from src.config import Config  # noqa: E402
 from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
+from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
 from src.utils.context import init_context  # noqa: E402
-from src.utils.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args():
@@ -48,16 +51,16 @@ def parse_args():
     parser = make_parser(__doc__.split("\n", 1)[0])
     parser.add_argument("--checkpoint", required=True, help="model weights (.ckpt native, or official .pth/.ckpt)")
     parser.add_argument("--data", default=None, help="MindRecord file or dataset folder [data.val_file]")
-    parser.add_argument("--dataset-type", choices=DATASET_TYPES, default=None,
+    parser.add_argument("--dataset_type", choices=DATASET_TYPES, default=None,
                         help="layout of a --data folder [data.dataset]")
     parser.add_argument("--split", default="val", help="split of a --data folder (default val)")
     parser.add_argument("--mode", choices=("whole", "slide"), default=None, help="inference mode [test.mode]")
-    parser.add_argument("--aug-test", action="store_true",
+    parser.add_argument("--aug_test", action="store_true",
                         help="multi-scale (test.aug_scales) + flip (test.aug_flip) test, softmax averaged")
     parser.add_argument("--json", default=None, help="write summary and per-class metrics to this JSON file")
-    parser.add_argument("--save-pred", default=None,
+    parser.add_argument("--save_pred", default=None,
                         help="write one label PNG per image (dataset label ids, source image stem) here")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     args, cfg = parse_cli(parser)
     if args.dataset_type is not None:
         cfg.data.dataset = args.dataset_type
@@ -70,7 +73,7 @@ def main() -> int:
     """Evaluate and report; returns the exit code."""
     args, cfg = parse_args()
     check_eval_source(cfg, args.data, split=args.split)
-    ctx = init_context(args.device_target)        # sharded when launched by msrun
+    ctx = init_context(args.device_target, device_id=args.device_id)  # sharded when launched by msrun
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
                               save_dir=args.save_pred, progress=not args.no_progress and ctx.is_main,

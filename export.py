@@ -30,8 +30,8 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 # pylint: disable=wrong-import-position
 # (the imports below must follow the set-up above: MindSpore reads ONEDNN_MAX_CPU_ISA when it loads)
 from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
-from src.utils.export import (EXPORT_FORMATS, MINDIR_TOLERANCE, ExportError, check_export_format,  # noqa: E402
-                              export_model, verify_mindir)
+from src.inference.export import (EXPORT_FORMATS, MINDIR_TOLERANCE, ExportError, check_export_format,  # noqa: E402
+                                  export_model, verify_mindir)
 # pylint: enable=wrong-import-position
 
 
@@ -60,7 +60,7 @@ def main() -> int:
     size = args.size or (cfg.get("test") or {}).get("crop_size")
     if not size:
         raise ExportError("no input size: give --size H W or set test.crop_size in the config")
-    setup_device(args.device_target)
+    setup_device(args.device_target, args.device_id)
     net = load_network(cfg, args.checkpoint)
     path = export_model(net, args.output, args.format, batch=args.batch, size=size)
     print(f"exported {args.format} with input ({args.batch}, 3, {size[0]}, {size[1]}) to {path}")

@@ -37,14 +37,17 @@ import sys
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+# pylint: disable=wrong-import-position
+# (the imports below must follow the set-up above: MindSpore reads ONEDNN_MAX_CPU_ISA when it loads)
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.data.datasets import class_names, dataset_info  # noqa: E402
 from src.data.image_inputs import ImageInputs  # noqa: E402
-from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
 from src.inference import build_inference  # noqa: E402
-from src.utils.evaluation import predict_image, write_prediction_outputs  # noqa: E402
-from src.utils.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
-from src.utils.visualization import get_palette  # noqa: E402
+from src.inference.evaluation import predict_image, write_prediction_outputs  # noqa: E402
+from src.inference.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
+from src.inference.visualization import get_palette  # noqa: E402
+from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 def parse_args():
@@ -71,7 +74,7 @@ def main() -> int:
     info = dataset_info(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     test_cfg = dict(cfg.get("test") or {})
-    setup_device(args.device_target)
+    setup_device(args.device_target, args.device_id)
     if args.mindir:
         if args.mode == "whole":
             raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")

@@ -43,6 +43,8 @@ from typing import Any, Dict, List, Optional, Tuple
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
@@ -50,10 +52,12 @@ from benchmarks.common import peak_rss_gb  # noqa: E402
 from src.config import load_config, parse_overrides  # noqa: E402
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.inference import build_inference  # noqa: E402
+from src.inference.evaluation import aug_test_settings  # noqa: E402
 from src.inference.segmentor_inference import pynative_mode  # noqa: E402
 from src.models import build_model  # noqa: E402
-from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
-from src.utils.evaluation import aug_test_settings  # noqa: E402
+from src.utils.cli import add_device_options  # noqa: E402
+from src.utils.context import init_context, seed_everything  # noqa: E402
+# pylint: enable=wrong-import-position
 
 DEFAULT_SIZES = "512x683,512x672,480x640,512x768"
 
@@ -73,8 +77,7 @@ def parse_args(argv: Optional[List[str]] = None):
     """Declared options and the remaining ``--section.key value`` overrides."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="yaml config file")
-    parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
-                        help="device (default CPU)")
+    add_device_options(parser, default="CPU")
     parser.add_argument("--images", type=int, default=4, help="number of images (default 4)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated HxW, cycled (default {DEFAULT_SIZES})")
     parser.add_argument("--aug", action="store_true", help="multi-scale (test.aug_scales) + flip (test.aug_flip)")
@@ -137,7 +140,7 @@ def compare_modes(net: Any, size: Tuple[int, int]) -> Dict[str, Any]:
 def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """Run the benchmark; returns the result dict."""
     cfg = load_config(args.config, overrides)
-    init_context(args.device, distributed=False)
+    init_context(args.device_target, distributed=False, device_id=args.device_id)
     seed_everything(int(cfg.train.get("seed", 1)))
     net = build_model(cfg.model)
     num_classes = int(cfg.model.decode_head.num_classes)
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
         print(json.dumps(per_image[-1]), file=sys.stderr)
     later = [r["seconds"] for r in per_image[1:]]
     test = cfg.get("test") or {}
-    result = {"config": args.config, "device": args.device, "num_classes": num_classes,
+    result = {"config": args.config, "device": args.device_target, "num_classes": num_classes,
             "mode": test.get("mode", "whole"), "aug": bool(args.aug), "scales": list(scales), "flip": flip,
             "crop_size": list(test.get("crop_size", [])), "stride": list(test.get("stride", [])),
             "batch_windows": inference.settings.batch_windows, "images": args.images,

@@ -29,7 +29,7 @@ A step ends when its outputs (the logits, or the losses) have been copied to the
 training step (forward, the config's losses, backward, AdamW update) on random images and labels.
 ``peak_rss_gb`` is the process's peak resident memory once the mode has run (the peak of
 everything before it included, so run one mode per process to separate them). Parameters and
-multiply-accumulates (fvcore convention, batch 1, see ``src/utils/complexity.py``) are counted
+multiply-accumulates (fvcore convention, batch 1, see ``tools/complexity.py``) are counted
 after the timings. Config leaves can be overridden as ``--section.key value``; ``--recompute LEVEL``
 is ``--model.backbone.recompute LEVEL``, and ``--train.amp_level O2`` times the mixed-precision step.
 """
@@ -42,28 +42,31 @@ from typing import Any, Dict, List, Optional
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# pylint: disable=wrong-import-position
+# (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
 from benchmarks.common import MODES, check_timing_args, time_calls, timing_parser  # noqa: E402
 from src.config import Config, load_config, parse_overrides  # noqa: E402
+from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
+from src.engine.lr_schedule import poly_lr_with_warmup  # noqa: E402
+from src.engine.optimizer import build_optimizer  # noqa: E402
+from src.engine.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
 from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
-from src.utils.amp import MixedPrecisionSegmentor, amp_settings, build_loss_scaler  # noqa: E402
-from src.utils.complexity import complexity_summary  # noqa: E402
-from src.utils.context import DEVICES, init_context, seed_everything  # noqa: E402
-from src.utils.lr_schedule import poly_lr_with_warmup  # noqa: E402
-from src.utils.optimizer import build_optimizer  # noqa: E402
-from src.utils.train_step import SegmentorWithLoss, TrainStep  # noqa: E402
+from src.utils.cli import add_device_options  # noqa: E402
+from src.utils.context import init_context, seed_everything  # noqa: E402
+from tools.complexity import complexity_summary  # noqa: E402
+# pylint: enable=wrong-import-position
 
 
 
 def parse_args(argv: Optional[List[str]] = None):
     """Declared options and the remaining ``--section.key value`` overrides."""
     parser = timing_parser(__doc__)
-    parser.add_argument("--device", "--device_target", dest="device", choices=DEVICES, default="CPU",
-                        help="device (default CPU)")
+    add_device_options(parser, default="CPU")
     parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
     parser.add_argument("--recompute", choices=RECOMPUTE_LEVELS, default=None,
                         help="recompute backbone activations per stage or block (model.backbone.recompute)")
@@ -86,8 +89,7 @@ def fetch(outputs: Any) -> None:
 
 def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
     """Training step with the config's losses, schedule, optimizer and mixed precision (no pretrained weights)."""
-    head = model.decode_head
-    loss = build_loss(dict(cfg.loss), head.num_classes, [c // 2 for c in head.in_channels])
+    loss = build_loss(dict(cfg.loss), model.decode_head)
     sched = cfg.schedule
     lr = poly_lr_with_warmup(float(cfg.optimizer.lr), total_steps, warmup_iters=int(sched.warmup_iters),
                              warmup_ratio=float(sched.warmup_ratio), power=float(sched.power),
@@ -107,13 +109,13 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """Run the benchmark; returns the result dict."""
     cfg = load_config(args.config, overrides)
     size = int(args.size or cfg.data.crop_size[0])
-    init_context(args.device, distributed=False)
+    init_context(args.device_target, distributed=False, device_id=args.device_id)
     seed_everything(int(cfg.train.get("seed", 1)))
     model = build_model(cfg.model)
     num_classes = model.decode_head.num_classes
     rng = np.random.default_rng(0)
     img = ms.Tensor(rng.standard_normal((args.batch, 3, size, size)).astype(np.float32))
-    result: Dict[str, Any] = {"config": args.config, "device": args.device, "batch": args.batch, "size": size,
+    result: Dict[str, Any] = {"config": args.config, "device": args.device_target, "batch": args.batch, "size": size,
                               "steps": args.steps, "warmup": args.warmup,
                               "recompute": cfg.model.backbone.get("recompute") or False,
                               "amp_level": cfg.train.get("amp_level", "O0")}

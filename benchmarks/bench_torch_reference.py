@@ -22,7 +22,7 @@ Runs in the separate PyTorch environment (``benchmarks/requirements.txt``)::
 
 The model is built from the same yaml config as the MindSpore one (Swin backbones only) and fed the
 same random inputs as ``bench_model.py`` (NumPy ``default_rng(0)``: images first, then labels).
-First, when a fixture folder is found (``--check-fixtures``, default ``$ECENET_FIXTURES`` or
+First, when a fixture folder is found (``--check_fixtures``, default ``$ECENET_FIXTURES`` or
 ``../shared/fixtures``), the reference is checked against the official parity fixtures
 (``fixture_a``, ``fixture_a_mmcv_q_noact``, ``fixture_b``: the decode head; ``fixture_swin``: the
 backbone): the fixture weights are loaded with ``load_state_dict(strict=True)`` and every output must
@@ -70,7 +70,7 @@ def parse_args(argv: Optional[List[str]] = None):
     parser = timing_parser(__doc__)
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads (torch.set_num_threads; default: PyTorch's choice)")
-    parser.add_argument("--check-fixtures", dest="fixtures", default=DEFAULT_FIXTURES,
+    parser.add_argument("--check_fixtures", dest="fixtures", default=DEFAULT_FIXTURES,
                         help="folder of the parity fixtures (default: $ECENET_FIXTURES or ../shared/fixtures); "
                              "skipped when it does not exist or is given as ''")
     args, rest = parser.parse_known_args(argv)

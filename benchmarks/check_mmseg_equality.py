@@ -16,17 +16,17 @@
 
 The same weights and images go through the PyTorch mmseg test path
 (:mod:`benchmarks.torch_reference.mmseg_test`) and through this project's evaluation
-(``src.utils.evaluation.evaluate_dataset``, what ``eval.py`` runs); the label maps must be identical
+(``src.inference.evaluation.evaluate_dataset``, what ``eval.py`` runs); the label maps must be identical
 up to ties: at most ``MAX_DIFF_FRACTION`` (0.01 %) of the pixels of a case may differ.
 
 ``record`` (PyTorch environment, ``benchmarks/requirements.txt``) runs the mmseg path and writes a
 fixture: the weights under their official names, the images and the expected labels of every case,
 and a ``__meta__`` JSON (config, overrides, cases). ``compare`` (MindSpore environment) runs the
 project on a fixture and prints one JSON line per case and a summary line; exit status 1 when a case
-differs. ``record --compare-python PY`` records and then compares at once with the MindSpore
+differs. ``record --compare_python PY`` records and then compares at once with the MindSpore
 interpreter ``PY`` (a live comparison, e.g. on new images with ``--seed``)::
 
-    python tools/convert_checkpoint.py --config CFG --to-official --input iter_300.ckpt --output w.npz
+    python tools/convert_checkpoint.py --config CFG --to_official --input iter_300.ckpt --output w.npz
     .venv-bench/bin/python benchmarks/check_mmseg_equality.py record --weights w.npz \\
         --output tests/data/mmseg_equality.npz --config CFG [--section.key value ...]
     python benchmarks/check_mmseg_equality.py compare --fixture tests/data/mmseg_equality.npz
@@ -163,7 +163,7 @@ def compare(fixture: str, work_dir: str) -> List[Dict[str, Any]]:
     # pylint: disable=import-outside-toplevel
     # (MindSpore is only in the environment that compares; record runs in the PyTorch one without it)
     from src.utils.cli import load_network
-    from src.utils.evaluation import evaluate_dataset
+    from src.inference.evaluation import evaluate_dataset
     # pylint: enable=import-outside-toplevel
 
     meta, arrays = read_fixture(fixture)
@@ -195,16 +195,17 @@ def parse_args(argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Li
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="run the PyTorch mmseg path and write a fixture (needs torch)")
     rec.add_argument("--weights", required=True, help=".npz of official-name weights "
-                                                      "(tools/convert_checkpoint.py --to-official)")
+                                                      "(tools/convert_checkpoint.py --to_official)")
     rec.add_argument("--output", required=True, help="fixture to write (.npz)")
     rec.add_argument("--config", default=os.path.join("config", "ecenet_demo.yaml"),
                      help="model config; --section.key value overrides follow [config/ecenet_demo.yaml]")
     rec.add_argument("--seed", type=int, default=0, help="seed of the demo images (default 0)")
-    rec.add_argument("--compare-python", default=None,
+    rec.add_argument("--compare_python", default=None,
                      help="MindSpore interpreter: compare the new fixture right away (live comparison)")
     cmp = sub.add_parser("compare", help="run this project on a fixture and compare (needs MindSpore)")
     cmp.add_argument("--fixture", required=True, help="fixture written by record")
     cmp.add_argument("--device_target", default="CPU", choices=("CPU", "GPU", "Ascend"), help="device [CPU]")
+    cmp.add_argument("--device_id", type=int, default=None, help="device number on GPU/Ascend [DEVICE_ID, else 0]")
     args, rest = parser.parse_known_args(argv)
     if args.command == "compare" and rest:
         parser.error(f"unknown arguments: {' '.join(rest)}")
@@ -222,7 +223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    args.output], check=False).returncode
         return 0
     from src.utils.context import init_context  # pylint: disable=import-outside-toplevel  # MindSpore: compare only
-    init_context(args.device_target, distributed=False)
+    init_context(args.device_target, distributed=False, device_id=args.device_id)
     with tempfile.TemporaryDirectory() as work_dir:
         results = compare(args.fixture, work_dir)
     for result in results:

@@ -20,30 +20,30 @@
 #   msrun_parse "VALUE OPTIONS" "FLAG OPTIONS" "$@"     # its own options besides the shared ones
 #   msrun_check                                         # the shared checks -> MSRUN_PROBLEM
 #   msrun_command DEFAULT_LOG_DIR SCRIPT ARGS...        # msrun ... SCRIPT ARGS -> MSRUN_CMD
-#   msrun_launch DEVICE                                 # print (--dry-run) or run MSRUN_CMD
+#   msrun_launch DEVICE                                 # print (--dry_run) or run MSRUN_CMD
 # Options are stored as opt_<name> (dashes become underscores).
 # Every worker is started by msrun as a plain `python` from PATH, so the virtual environment of
-# scripts/env.sh is activated first. With --dry-run the command is printed (one line) and nothing is
+# scripts/env.sh is activated first. With --dry_run the command is printed (one line) and nothing is
 # run; the environment set-up (which may create .venv) is skipped then to keep it instant.
 
 # The MSRUN_* results and opt_* options are read by the launcher that sources this file.
 # shellcheck disable=SC2034
 
-MSRUN_VALUE_OPTIONS="workers local-workers master-addr master-port node-rank log-dir cluster-timeout"
+MSRUN_VALUE_OPTIONS="workers local_workers master_addr master_port node_rank log_dir cluster_timeout"
 
 msrun_options_usage() {
     local workers="$1" log_dir="$2"
     cat >&2 <<USAGE
   --workers N            total number of worker processes over all nodes [$workers]
-  --local-workers N      worker processes on this node [= --workers]
-  --master-addr ADDR     address of node 0, which runs the msrun scheduler [127.0.0.1]
-  --master-port PORT     scheduler port on node 0 [8118]
-  --node-rank R          rank of this node, 0 .. nodes-1 [0]
-  --log-dir DIR          msrun logs, worker_<rank>.log and scheduler.log [$log_dir]
-  --cluster-timeout S    seconds to wait for all workers to join [600]
-  --dry-run              print the msrun command and exit
+  --local_workers N      worker processes on this node [= --workers]
+  --master_addr ADDR     address of node 0, which runs the msrun scheduler [127.0.0.1]
+  --master_port PORT     scheduler port on node 0 [8118]
+  --node_rank R          rank of this node, 0 .. nodes-1 [0]
+  --log_dir DIR          msrun logs, worker_<rank>.log and scheduler.log [$log_dir]
+  --cluster_timeout S    seconds to wait for all workers to join [600]
+  --dry_run              print the msrun command and exit
   -h, --help             this message
-Multi-node: run the same command on every node with its own --node-rank and --master-addr of node 0.
+Multi-node: run the same command on every node with its own --node_rank and --master_addr of node 0.
 USAGE
 }
 
@@ -61,7 +61,7 @@ msrun_defaults() {
 # msrun_parse VALUE_OPTIONS FLAG_OPTIONS ARGS...: sets opt_<name>, MSRUN_EXTRA (the arguments after
 # --) and MSRUN_HELP (-h/--help); returns 1 with an error message on an unknown or incomplete option.
 msrun_parse() {
-    local values=" $MSRUN_VALUE_OPTIONS $1 " flags=" dry-run $2 " name
+    local values=" $MSRUN_VALUE_OPTIONS $1 " flags=" dry_run $2 " name
     shift 2
     MSRUN_EXTRA=()
     MSRUN_HELP=0
@@ -79,10 +79,10 @@ msrun_parse() {
                 echo "error: $1 needs a value" >&2
                 return 1
             fi
-            printf -v "opt_${name//-/_}" '%s' "$2"    # --local-workers N -> opt_local_workers=N
+            printf -v "opt_$name" '%s' "$2"    # --local_workers N -> opt_local_workers=N
             shift 2
         elif [[ "$1" == --* ]] && [[ "$flags" == *" $name "* ]]; then
-            printf -v "opt_${name//-/_}" '%s' 1
+            printf -v "opt_$name" '%s' 1
             shift
         else
             echo "error: unknown argument '$1'" >&2
@@ -100,19 +100,19 @@ msrun_check() {
         var="opt_$key"
         value="${!var}"
         if ! [[ "$value" =~ ^[0-9]+$ ]]; then
-            MSRUN_PROBLEM="--${key//_/-} must be a non-negative integer, got '$value'"
+            MSRUN_PROBLEM="--$key must be a non-negative integer, got '$value'"
             return 0
         fi
         printf -v "opt_$key" '%d' "$((10#$value))"    # 08 -> 8
     done
     if [ "$opt_workers" -lt 1 ] || [ "$opt_local_workers" -lt 1 ]; then
-        MSRUN_PROBLEM="--workers and --local-workers must be at least 1"
+        MSRUN_PROBLEM="--workers and --local_workers must be at least 1"
     elif [ "$opt_local_workers" -gt "$opt_workers" ]; then
-        MSRUN_PROBLEM="--local-workers ($opt_local_workers) is larger than --workers ($opt_workers)"
+        MSRUN_PROBLEM="--local_workers ($opt_local_workers) is larger than --workers ($opt_workers)"
     elif [ "$opt_master_port" -lt 1024 ] || [ "$opt_master_port" -gt 65535 ]; then
-        MSRUN_PROBLEM="--master-port must be in 1024..65535, got $opt_master_port"
+        MSRUN_PROBLEM="--master_port must be in 1024..65535, got $opt_master_port"
     elif [ $(( opt_node_rank * opt_local_workers )) -ge "$opt_workers" ]; then
-        MSRUN_PROBLEM="--node-rank $opt_node_rank is too large for $opt_workers workers, $opt_local_workers per node"
+        MSRUN_PROBLEM="--node_rank $opt_node_rank is too large for $opt_workers workers, $opt_local_workers per node"
     fi
 }
 
@@ -126,14 +126,14 @@ msrun_command() {
                "--log_dir=$MSRUN_LOG_DIR" "--join=True" "--cluster_time_out=$opt_cluster_timeout" "$@")
 }
 
-# msrun_launch DEVICE: with --dry-run print MSRUN_CMD on one line; otherwise set up the environment and run it.
+# msrun_launch DEVICE: with --dry_run print MSRUN_CMD on one line; otherwise set up the environment and run it.
 msrun_launch() {
     local device="$1" root
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     if [ "$opt_local_workers" -lt "$opt_workers" ]; then
         echo "[msrun] multi-node: run this script on each of the" \
              "$(( (opt_workers + opt_local_workers - 1) / opt_local_workers )) nodes with the same arguments" \
-             "except --node-rank (this is node $opt_node_rank, master $opt_master_addr)" >&2
+             "except --node_rank (this is node $opt_node_rank, master $opt_master_addr)" >&2
     fi
     if [ "$opt_dry_run" = 1 ]; then
         printf '%q ' "${MSRUN_CMD[@]}" | sed 's/ $//'

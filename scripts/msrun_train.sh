@@ -20,7 +20,7 @@
 # The command built is
 #   msrun --worker_num=W --local_worker_num=L --master_addr=A --master_port=P --node_rank=R
 #         --log_dir=DIR --join=True --cluster_time_out=T train.py --config CONFIG
-#         --train.device_target DEVICE [--train.output_dir OUT] [--model.sync_bn True] [extra args]
+#         --device_target DEVICE [--train.output_dir OUT] [--model.sync_bn True] [extra args]
 # The msrun options, their checks and the launch are in scripts/msrun_common.sh.
 # data.batch_size is per worker: the global batch is W x data.batch_size.
 
@@ -33,8 +33,8 @@ msrun_train_usage() {
 Usage: bash scripts/$name --config CONFIG [options] [-- train.py overrides]
 Options:
   --config FILE          training config (yaml), required
-  --output-dir DIR       checkpoints and training logs (train.output_dir) [from the config]
-  --sync-bn              SyncBatchNorm in the model (Ascend/GPU only)
+  --output_dir DIR       checkpoints and training logs (train.output_dir) [from the config]
+  --sync_bn              SyncBatchNorm in the model (Ascend/GPU only)
 USAGE
     msrun_options_usage "$workers" "OUTPUT_DIR/msrun_log, else ./msrun_log"
     echo "Anything after -- is passed to train.py, e.g. -- --train.max_iters 1000 --data.batch_size 2" >&2
@@ -45,7 +45,7 @@ msrun_train() {
     shift 3
     local opt_config="" opt_output_dir="" opt_sync_bn=0
     msrun_defaults "$default_workers"
-    if ! msrun_parse "config output-dir" "sync-bn" "$@"; then
+    if ! msrun_parse "config output_dir" "sync_bn" "$@"; then
         msrun_train_usage "$name" "$default_workers"
         return 1
     fi
@@ -63,7 +63,7 @@ msrun_train() {
         problem="$MSRUN_PROBLEM"
     fi
     if [ -z "$problem" ] && [ "$opt_sync_bn" = 1 ] && [ "$device" = "CPU" ]; then
-        problem="--sync-bn: SyncBatchNorm has no CPU kernel; use it on Ascend or GPU"
+        problem="--sync_bn: SyncBatchNorm has no CPU kernel; use it on Ascend or GPU"
     fi
     if [ -n "$problem" ]; then
         echo "error: $problem" >&2
@@ -74,7 +74,7 @@ msrun_train() {
     local root config output_dir=""
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     config="$(realpath -m "$opt_config")"
-    local -a args=(--config "$config" --train.device_target "$device")
+    local -a args=(--config "$config" --device_target "$device")
     if [ -n "$opt_output_dir" ]; then
         output_dir="$(realpath -m "$opt_output_dir")"
         args+=(--train.output_dir "$output_dir")

@@ -16,9 +16,9 @@
 # The whole ECENet workflow on the built-in synthetic demo dataset:
 # generate data -> MindRecord -> train -> evaluate -> export MINDIR (+ check) -> prediction pictures.
 #
-# Usage: bash scripts/run_demo.sh [--output DIR] [--device CPU|GPU|Ascend] [--quick]
+# Usage: bash scripts/run_demo.sh [--output DIR] [--device_target CPU|GPU|Ascend] [--quick]
 #   --output DIR   where everything is written (default: demo_output)
-#   --device DEV   device target (default: CPU)
+#   --device_target DEV   device target (default: CPU)
 #   --quick        a smoke run: fewer images and iterations (minutes less; accuracy not meaningful)
 set -e
 
@@ -32,13 +32,13 @@ QUICK=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --output) [ -n "$2" ] || { usage; exit 1; }; OUT="$2"; shift 2 ;;
-        --device) [ -n "$2" ] || { usage; exit 1; }; DEVICE="$2"; shift 2 ;;
+        --device_target) [ -n "$2" ] || { usage; exit 1; }; DEVICE="$2"; shift 2 ;;
         --quick) QUICK=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "error: unknown option '$1'" >&2; usage; exit 1 ;;
     esac
 done
-case "$DEVICE" in CPU|GPU|Ascend) ;; *) echo "error: --device must be CPU, GPU or Ascend, got '$DEVICE'" >&2; exit 1 ;; esac
+case "$DEVICE" in CPU|GPU|Ascend) ;; *) echo "error: --device_target must be CPU, GPU or Ascend, got '$DEVICE'" >&2; exit 1 ;; esac
 
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
@@ -62,7 +62,7 @@ START=$(date +%s)
 
 step "1/6 generate the synthetic demo dataset"
 rm -rf "$OUT/data"
-python tools/make_demo_dataset.py "$OUT/data/demo" --num-train "$NUM_TRAIN" --num-val "$NUM_VAL"
+python tools/make_demo_dataset.py "$OUT/data/demo" --num_train "$NUM_TRAIN" --num_val "$NUM_VAL"
 
 step "2/6 convert it to MindRecord"
 python tools/build_mindrecord.py --dataset demo --root "$OUT/data/demo" --split training \
@@ -73,14 +73,14 @@ python tools/build_mindrecord.py --dataset demo --root "$OUT/data/demo" --split 
 step "3/6 train ($ITERS iterations)"
 rm -rf "$OUT/train"
 DATA_ARGS=(--data.train_file "$OUT/data/train.mindrecord" --data.val_file "$OUT/data/val.mindrecord")
-python train.py --config "$CONFIG" "${DATA_ARGS[@]}" --train.device_target "$DEVICE" \
+python train.py --config "$CONFIG" "${DATA_ARGS[@]}" --device_target "$DEVICE" \
     --train.max_iters "$ITERS" --train.output_dir "$OUT/train"
 CKPT="$OUT/train/checkpoints/iter_${ITERS}.ckpt"
 [ -f "$CKPT" ] || { echo "[demo] error: training wrote no $CKPT" >&2; exit 1; }
 
 step "4/6 evaluate on the validation split"
-python eval.py --config "$CONFIG" "${DATA_ARGS[@]}" --checkpoint "$CKPT" --train.device_target "$DEVICE" \
-    --json "$OUT/eval/metrics.json" --save-pred "$OUT/eval/pred"
+python eval.py --config "$CONFIG" "${DATA_ARGS[@]}" --checkpoint "$CKPT" --device_target "$DEVICE" \
+    --json "$OUT/eval/metrics.json" --save_pred "$OUT/eval/pred"
 
 step "5/6 export MINDIR and check it against the checkpoint"
 mkdir -p "$OUT/export"

@@ -16,7 +16,7 @@
 # Evaluates a checkpoint with eval.py (mmseg metrics, per-class table).
 # Usage: bash scripts/run_eval.sh CONFIG CHECKPOINT [DATA] [extra eval.py arguments]
 #   DATA: a MindRecord file or a dataset folder (default: data.val_file of the config).
-#   Extra arguments go to eval.py, e.g. --mode slide --aug-test --json out.json --save-pred preds/
+#   Extra arguments go to eval.py, e.g. --mode slide --aug_test --json out.json --save_pred preds/
 #   or config overrides such as --test.stride [341,341].
 set -e
 

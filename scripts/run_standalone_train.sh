@@ -57,7 +57,10 @@ CONFIG="$(realpath -m "$CONFIG")"
 
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
-args=(--config "$CONFIG" --train.device_target "$DEVICE_TARGET")
+args=(--config "$CONFIG" --device_target "$DEVICE_TARGET")
+if [ -n "${DEVICE_ID:-}" ]; then
+    args+=(--device_id "$DEVICE_ID")
+fi
 if [ -n "$OUTPUT_DIR" ]; then
     args+=(--train.output_dir "$(realpath -m "$OUTPUT_DIR")")
 fi

@@ -37,20 +37,6 @@ BASE_KEY = "__BASE__"
 # Names of src.models.backbones.BACKBONES (kept here so that a config is checked without MindSpore).
 BACKBONE_TYPES = ("swin", "swin_tiny", "swin_small", "swin_base", "swin_large", "resnet50_v1c", "resnet101_v1c")
 
-# The ``loss`` section's keys and defaults, shared by the MindSpore losses and the PyTorch
-# benchmark reference (which cannot import MindSpore code).
-LOSS_DEFAULTS: Dict[str, Any] = {
-    "ce_weight": 1.0,
-    "mask_loss": True,
-    "mask_weight": 5.0,
-    "dice_weight": 2.0,
-    "mask_loss_weight": 1.0,
-    "mask_type": "focal",
-    "div_loss": True,
-    "div_weight": 0.2,
-    "ignore_index": 255,
-}
-
 
 class ConfigError(ValueError):
     """A config file or an override is invalid."""
@@ -155,7 +141,8 @@ def _parse_value(token: str, raw: str) -> Any:
 
 
 def apply_overrides(cfg: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
-    """Set dotted keys; a key must already exist in the config unless its parent section does."""
+    """Set dotted keys; every key must already exist in the config (its file or a ``__BASE__``), so a
+    misspelt key is refused with the keys known in its section."""
     cfg = copy.deepcopy(cfg)
     for dotted, value in overrides.items():
         node = cfg
@@ -187,10 +174,10 @@ def _as_number(value: Any) -> float:
 
 
 def _as_int(value: Any) -> int:
-    number = _as_number(value)
-    if not math.isfinite(number) or number != int(number):
+    as_float = _as_number(value)
+    if not math.isfinite(as_float) or as_float != int(as_float):
         raise ValueError(value)
-    return int(number)
+    return int(as_float)
 
 
 def _range(convert: Callable[[Any], Any], low: Optional[float], high: Optional[float], low_open: bool,
@@ -401,11 +388,3 @@ def dump_config(cfg: Dict[str, Any], path: str) -> None:
     plain = cfg.to_dict() if isinstance(cfg, Config) else cfg
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(plain, f, sort_keys=False)
-
-
-def loss_options(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """The ``loss`` section completed with :data:`LOSS_DEFAULTS`; unknown keys raise ``ValueError``."""
-    unknown = sorted(set(cfg) - set(LOSS_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown loss config keys {unknown}; known: {sorted(LOSS_DEFAULTS)}")
-    return dict(LOSS_DEFAULTS, **cfg)

@@ -26,6 +26,10 @@ import pytest
 import mindspore as ms
 
 from conftest import ROOT
+from src.config import load_config
+from src.models import build_model
+from src.models.weights.convert import load_weights
+from tools.fixture_parity import read_meta, run_parity
 
 TRAIN = os.path.join(ROOT, "train.py")
 CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
@@ -62,8 +66,8 @@ def _run(args, env):
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
-@pytest.fixture(scope="module")
-def amp_run(demo_data, subprocess_env, tmp_path_factory):
+@pytest.fixture(scope="module", name="amp_run")
+def fixture_amp_run(demo_data, subprocess_env, tmp_path_factory):
     out_dir = str(tmp_path_factory.mktemp("amp_o2"))
     proc = _run(_args(demo_data, out_dir), subprocess_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -104,10 +108,6 @@ def test_o2_overflows_are_skipped_and_training_goes_on(amp_run):
 
 
 def test_amp_checkpoint_is_float32_and_loads_into_a_float32_model(amp_run):
-    from src.config import load_config
-    from src.models import build_model
-    from src.models.convert import load_weights
-
     path = os.path.join(amp_run[0], "checkpoints", f"iter_{MAX_ITERS}.ckpt")
     saved = ms.load_checkpoint(path)
     assert {"scale_value", "counter"} <= set(saved)
@@ -151,7 +151,6 @@ def test_consecutive_overflows_stop_the_run(demo_data, subprocess_env, tmp_path)
 
 
 def _fixtures(fixture_dir):
-    from src.utils.parity import read_meta
     paths = sorted(glob.glob(os.path.join(fixture_dir, "*.npz")))
     return [p for p in paths if read_meta(p).get("kind") in ("ecenet_head", "mmseg_swin_backbone")
             and "mmcv" not in os.path.basename(p)]
@@ -159,8 +158,6 @@ def _fixtures(fixture_dir):
 
 @pytest.mark.parametrize("amp_level", ["O2", "O3"])
 def test_float16_forward_matches_the_fixtures(fixture_dir, amp_level):
-    from src.utils.parity import run_parity
-
     paths = _fixtures(fixture_dir)
     assert len(paths) >= 3, f"expected the shared head and Swin fixtures in {fixture_dir}"
     for path in paths:

@@ -24,9 +24,9 @@ from conftest import ROOT
 from src.config import load_config
 from src.models import build_model
 from src.models.backbones.swin import SwinTransformer
-from src.models.convert import (CheckpointError, load_backbone_pretrained, load_weights, native_to_official,
-                                network_params, read_state_dict, save_native_checkpoint,
-                                swin_original_to_official)
+from src.models.weights.convert import (CheckpointError, load_backbone_pretrained, load_weights, native_to_official,
+                                        network_params, read_state_dict, save_native_checkpoint,
+                                        swin_original_to_official)
 
 DEMO_CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
 

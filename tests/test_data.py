@@ -26,7 +26,7 @@ from PIL import Image
 
 from src.config import Config
 from src.data import mindrecord_writer
-from src.data.builder import build_train_dataset
+from src.data.builder import build_train_dataset, check_eval_source
 from src.data.datasets import class_names, dataset_info, discover_samples
 from src.data.demo import make_demo_dataset, render_sample
 from src.data.eval_dataset import count_eval_samples, create_eval_dataset, iterate_eval_samples, shard_indices
@@ -155,7 +155,7 @@ def test_strict_fails_and_leaves_nothing(messy, tmp_path):
     assert not out_dir.exists() or not os.listdir(out_dir)
     images, labels = _good_folder(tmp_path, 3)  # the bad label is met after a sample was already written
     _save(_label(high=9), str(labels / "s1.png"))
-    proc = _run("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num-classes", "3",
+    proc = _run("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num_classes", "3",
                 "--strict", "--output", str(out_dir / "folder.mindrecord"))
     assert proc.returncode != 0 and "s1.png" in proc.stderr
     assert not os.listdir(out_dir)
@@ -180,7 +180,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 def test_existing_output_overwrite_and_shards(tmp_path):
     images, labels = _good_folder(tmp_path, 5)
     out = tmp_path / "out" / "folder.mindrecord"
-    common = ("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num-classes", "3",
+    common = ("--dataset", "folder", "--images", str(images), "--labels", str(labels), "--num_classes", "3",
               "--output", str(out))
     assert _run(*common).returncode == 0
     refused = _run(*common, "--shards", "2")
@@ -362,8 +362,8 @@ def test_eval_shard_arguments_are_checked():
 def test_eval_pipeline_shards_mindrecord_and_folder(tmp_path):
     samples = [(_rgb(12, 16, seed=s), _label(12, 16, high=5, seed=s)) for s in range(5)]
     path = _write(tmp_path / "raw", samples, tmp_path, max_label=4)
-    kw = dict(img_scale=(16, 12), reduce_zero_label=False, **IDENTITY)
-    folder_kw = dict(dataset="demo", split="training", num_classes=5, **kw)
+    kw = {"img_scale": (16, 12), "reduce_zero_label": False, **IDENTITY}
+    folder_kw = {"dataset": "demo", "split": "training", "num_classes": 5, **kw}
     names = [item["file_name"] for item in iterate_eval_samples(path, **kw)]
     for group_size in (2, 3):
         for source, extra in ((path, {}), (str(tmp_path / "raw"), folder_kw)):
@@ -417,8 +417,6 @@ def test_image_inputs_report_and_skip_unreadable_files(tmp_path):
 
 def test_eval_folder_is_checked_before_evaluation(tmp_path):
     """A missing label and a label of the wrong size are listed and the first one is named in the error."""
-    from src.data.builder import check_eval_source
-
     make_demo_dataset(str(tmp_path), num_train=1, num_val=4, size=32)
     cfg = Config(data=Config(dataset="demo", num_classes=5, reduce_zero_label=False, val_file=str(tmp_path)))
     assert check_eval_source(cfg, split="val") == 4

@@ -42,14 +42,14 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from conftest import ROOT, build_demo_mindrecords
-import train
 from src.config import load_config, parse_overrides
 from src.data.builder import build_train_dataset
+from src.engine import trainer
 from src.models import build_model
-from src.models.convert import load_weights, network_params, save_native_checkpoint
+from src.models.weights.convert import load_weights, network_params, save_native_checkpoint
 from src.utils.cli import load_network
+from src.inference.evaluation import evaluate_dataset
 from src.utils.context import RunContext, init_context, seed_everything
-from src.utils.evaluation import evaluate_dataset
 from src.utils.logger import get_logger
 
 SCRIPTS = os.path.join(ROOT, "scripts")
@@ -83,7 +83,7 @@ def _flag(command, name):
 @pytest.mark.parametrize("script", sorted(DISTRIBUTED_SCRIPTS))
 def test_dry_run_prints_msrun_command(script, tmp_path):
     device, default_workers = DISTRIBUTED_SCRIPTS[script]
-    proc = _run_script(script, "--config", CONFIG, "--dry-run")
+    proc = _run_script(script, "--config", CONFIG, "--dry_run")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout
@@ -94,12 +94,12 @@ def test_dry_run_prints_msrun_command(script, tmp_path):
     assert _flag(command, "master_port") == "8118"
     assert _flag(command, "node_rank") == "0"
     assert _flag(command, "join") == "True"
-    assert f"{os.path.join(ROOT, 'train.py')} --config {CONFIG} --train.device_target {device}" in command
+    assert f"{os.path.join(ROOT, 'train.py')} --config {CONFIG} --device_target {device}" in command
     assert "sync_bn" not in command
 
     out = tmp_path / "out"
-    proc = _run_script(script, "--config", CONFIG, "--workers", "16", "--local-workers", "8", "--node-rank", "1",
-                       "--master-addr", "10.1.2.3", "--master-port", "29000", "--output-dir", str(out), "--dry-run",
+    proc = _run_script(script, "--config", CONFIG, "--workers", "16", "--local_workers", "8", "--node_rank", "1",
+                       "--master_addr", "10.1.2.3", "--master_port", "29000", "--output_dir", str(out), "--dry_run",
                        "--", "--train.max_iters", "10", "--data.batch_size", "2")
     assert proc.returncode == 0, proc.stderr
     command = proc.stdout.strip()
@@ -108,16 +108,16 @@ def test_dry_run_prints_msrun_command(script, tmp_path):
     assert (_flag(command, "node_rank"), _flag(command, "master_addr"), _flag(command, "master_port")) == \
         ("1", "10.1.2.3", "29000")
     assert _flag(command, "log_dir") == str(out / "msrun_log")
-    assert command.endswith(f"--train.device_target {device} --train.output_dir {out} "
+    assert command.endswith(f"--device_target {device} --train.output_dir {out} "
                             "--train.max_iters 10 --data.batch_size 2")
-    assert "--node-rank" in proc.stderr  # the multi-node hint
+    assert "--node_rank" in proc.stderr  # the multi-node hint
 
 
 def test_sync_bn_only_on_ascend_and_gpu():
-    proc = _run_script("run_distribute_train_gpu.sh", "--config", CONFIG, "--sync-bn", "--dry-run")
+    proc = _run_script("run_distribute_train_gpu.sh", "--config", CONFIG, "--sync_bn", "--dry_run")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("--train.device_target GPU --model.sync_bn True")
-    proc = _run_script("run_distribute_train_cpu.sh", "--config", CONFIG, "--sync-bn", "--dry-run")
+    assert proc.stdout.strip().endswith("--device_target GPU --model.sync_bn True")
+    proc = _run_script("run_distribute_train_cpu.sh", "--config", CONFIG, "--sync_bn", "--dry_run")
     assert proc.returncode == 1
     assert "SyncBatchNorm has no CPU kernel" in proc.stderr
 
@@ -127,15 +127,15 @@ def test_sync_bn_only_on_ascend_and_gpu():
     (["--workers", "2"], "--config is required"),
     (["--config", "no/such/config.yaml"], "config file not found"),
     (["--config", CONFIG, "--workers", "two"], "--workers must be a non-negative integer"),
-    (["--config", CONFIG, "--local-workers", "-1"], "--local-workers must be a non-negative integer"),
+    (["--config", CONFIG, "--local_workers", "-1"], "--local_workers must be a non-negative integer"),
     (["--config", CONFIG, "--workers", "0"], "at least 1"),
-    (["--config", CONFIG, "--workers", "2", "--local-workers", "4"], "larger than --workers"),
-    (["--config", CONFIG, "--master-port", "80"], "--master-port must be in 1024..65535"),
-    (["--config", CONFIG, "--workers", "4", "--local-workers", "2", "--node-rank", "2"], "--node-rank 2 is too large"),
-    (["--config", CONFIG, "--log-dir"], "--log-dir needs a value"),
+    (["--config", CONFIG, "--workers", "2", "--local_workers", "4"], "larger than --workers"),
+    (["--config", CONFIG, "--master_port", "80"], "--master_port must be in 1024..65535"),
+    (["--config", CONFIG, "--workers", "4", "--local_workers", "2", "--node_rank", "2"], "--node_rank 2 is too large"),
+    (["--config", CONFIG, "--log_dir"], "--log_dir needs a value"),
 ])
 def test_distributed_argument_errors(args, message):
-    proc = _run_script("run_distribute_train_cpu.sh", *args, "--dry-run")
+    proc = _run_script("run_distribute_train_cpu.sh", *args, "--dry_run")
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "Usage: bash scripts/run_distribute_train_cpu.sh --config CONFIG" in proc.stderr
@@ -232,8 +232,8 @@ def fixture_msrun_run(demo_data, tmp_path_factory):
     """Two CPU workers, 2 images each, every rank saving, validation after the last iteration;
     started here, run in the background."""
     root = tmp_path_factory.mktemp("msrun")
-    args = ["--config", CONFIG, "--master-port", str(_free_port()), "--output-dir", str(root / "out"),
-            "--cluster-timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
+    args = ["--config", CONFIG, "--master_port", str(_free_port()), "--output_dir", str(root / "out"),
+            "--cluster_timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
             "--train.save_all_ranks", "true", "--train.eval_interval", str(ITERS)]
     with _msrun_job("run_distribute_train_cpu.sh", args, root / "out", root / "launcher.log") as job:
         yield job
@@ -245,7 +245,7 @@ class _DataParallelReference:
     def __init__(self, cfg):
         init_context("CPU", distributed=False)
         seed_everything(int(cfg.train.seed))  # as train.py does: the same initial weights
-        model, step_cell, *_ = train.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
+        model, step_cell, *_ = trainer.build_training(cfg, RunContext("CPU"), get_logger(enabled=False))
         self.model, self.optimizer = model, step_cell.optimizer
         self.num_classes = model.decode_head.num_classes
         mean_of_two = ops.MultitypeFuncGraph("mean_of_two")
@@ -366,11 +366,11 @@ class _LineLogger:
 
 
 def _one_process_validation(cfg, checkpoint):
-    """train.validate's log message for ``checkpoint`` evaluated in this process on all images."""
+    """trainer.validate's log message for ``checkpoint`` evaluated in this process on all images."""
     model = build_model(cfg.model)
     load_weights(model, checkpoint)
     logger = _LineLogger()
-    train.validate(cfg, model, RunContext("CPU"), logger, ITERS)
+    trainer.validate(cfg, model, RunContext("CPU"), logger, ITERS)
     assert len(logger.lines) == 1
     return logger.lines[0]
 
@@ -379,25 +379,27 @@ def test_eval_launcher_dry_run_and_errors(tmp_path):
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"")
     for device, workers in (("Ascend", "8"), ("GPU", "8"), ("CPU", "2")):
-        proc = _run_script("run_distribute_eval.sh", "--config", CONFIG, "--checkpoint", str(ckpt), "--device", device,
-                           "--data", str(tmp_path), "--dry-run", "--", "--aug-test", "--json", "r.json")
+        proc = _run_script("run_distribute_eval.sh", "--config", CONFIG, "--checkpoint", str(ckpt),
+                           "--device_target", device,
+                           "--data", str(tmp_path), "--dry_run", "--", "--aug_test", "--json", "r.json")
         assert proc.returncode == 0, proc.stderr
         command = proc.stdout.strip()
         assert "\n" not in command and command.startswith("msrun ")
         assert _flag(command, "worker_num") == _flag(command, "local_worker_num") == workers
         assert _flag(command, "log_dir") == os.path.join(os.getcwd(), "msrun_log")
         assert command.endswith(f"{os.path.join(ROOT, 'eval.py')} --config {CONFIG} --checkpoint {ckpt} "
-                                f"--device_target {device} --data {tmp_path} --aug-test --json r.json")
+                                f"--device_target {device} --data {tmp_path} --aug_test --json r.json")
     for args, message in [
         (["--checkpoint", str(ckpt)], "--config is required"),
         (["--config", CONFIG], "--checkpoint is required"),
         (["--config", CONFIG, "--checkpoint", str(tmp_path / "none.ckpt")], "checkpoint not found"),
         (["--config", CONFIG, "--checkpoint", str(ckpt), "--data", str(tmp_path / "none")], "data not found"),
-        (["--config", CONFIG, "--checkpoint", str(ckpt), "--device", "TPU"], "--device must be CPU, GPU or Ascend"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--device_target", "TPU"],
+         "--device_target must be CPU, GPU or Ascend"),
         (["--config", CONFIG, "--checkpoint", str(ckpt), "--workers", "0"], "at least 1"),
-        (["--config", CONFIG, "--checkpoint", str(ckpt), "--sync-bn"], "unknown argument '--sync-bn'"),
+        (["--config", CONFIG, "--checkpoint", str(ckpt), "--sync_bn"], "unknown argument '--sync_bn'"),
     ]:
-        proc = _run_script("run_distribute_eval.sh", *args, "--dry-run")
+        proc = _run_script("run_distribute_eval.sh", *args, "--dry_run")
         assert proc.returncode == 1 and proc.stdout == "", args
         assert message in proc.stderr and "Usage: bash scripts/run_distribute_eval.sh" in proc.stderr, proc.stderr
 
@@ -423,10 +425,10 @@ EVAL_OVERRIDES = ["--test.img_scale", "[48,48]", "--data.num_workers", "1"]
 
 def test_two_process_sharded_eval_equals_one_process(eval_case):
     root, val, ckpt = eval_case
-    args = ["--config", CONFIG, "--checkpoint", ckpt, "--device", "CPU", "--data", val,
-            "--master-port", str(_free_port()), "--log-dir", str(root / "out" / "msrun_log"),
-            "--cluster-timeout", "120", "--", "--json", str(root / "metrics.json"),
-            "--save-pred", str(root / "pred"), "--no-progress", *EVAL_OVERRIDES]
+    args = ["--config", CONFIG, "--checkpoint", ckpt, "--device_target", "CPU", "--data", val,
+            "--master_port", str(_free_port()), "--log_dir", str(root / "out" / "msrun_log"),
+            "--cluster_timeout", "120", "--", "--json", str(root / "metrics.json"),
+            "--save_pred", str(root / "pred"), "--no_progress", *EVAL_OVERRIDES]
     with _msrun_job("run_distribute_eval.sh", args, root / "out", root / "launcher.log") as job:
         # The one-process reference runs here while the workers compile.
         cfg = _eval_config()

@@ -39,12 +39,12 @@ from src.data.image_inputs import input_files
 from src.models import build_model
 from src.utils.cli import load_network
 from src.inference import build_inference
-from src.utils.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
-                                  to_label_ids)
-from src.utils.export import (ExportError, check_export_format, export_model, mindir_input_shape,
-                              mindir_window_settings, unsupported_onnx_operator, verify_mindir)
-from src.utils.metrics import SUMMARY_KEYS, SegmentationMetric
-from src.utils.visualization import get_palette
+from src.inference.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
+                                      to_label_ids)
+from src.inference.export import (ExportError, check_export_format, export_model, mindir_input_shape,
+                                  mindir_window_settings, unsupported_onnx_operator, verify_mindir)
+from src.inference.metrics import SUMMARY_KEYS, SegmentationMetric
+from src.inference.visualization import get_palette
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
@@ -75,10 +75,10 @@ def fixture_model(tmp_path_factory):
 
 @pytest.fixture(scope="module", name="eval_run")
 def fixture_eval_run(model, demo_data, subprocess_env, tmp_path_factory):
-    """eval.py on the validation MindRecord with --json and --save-pred."""
+    """eval.py on the validation MindRecord with --json and --save_pred."""
     out = tmp_path_factory.mktemp("eval")
     proc = _run("eval.py", "--checkpoint", model.ckpt, "--data", demo_data["val"], "--json", str(out / "m.json"),
-                "--save-pred", str(out / "pred"), env=subprocess_env)
+                "--save_pred", str(out / "pred"), env=subprocess_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "m.json", encoding="utf-8") as f:
         report = json.load(f)

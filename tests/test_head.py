@@ -22,11 +22,11 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from src.models.convert import (CheckpointError, load_params_strict, native_to_official, network_params,
-                                official_to_native)
+from src.models.weights.convert import (CheckpointError, load_params_strict, native_to_official, network_params,
+                                        official_to_native)
 from src.models.heads import ECENetHead
 from src.models.heads.modules import class_token_length
-from src.utils.parity import read_meta, run_parity
+from tools.fixture_parity import read_meta, run_parity
 
 ms.set_context(mode=ms.GRAPH_MODE)
 ATOL = 5e-5

@@ -68,7 +68,9 @@ def reference_probs(net, view: np.ndarray, out_size, mode: str, flip: bool) -> n
     """mmseg ``inference`` of one normalised view (1, 3, h, w) -> (1, K, H, W) probabilities."""
     if flip:
         view = np.ascontiguousarray(view[..., ::-1])
-    forward = lambda x: net(ms.Tensor(np.ascontiguousarray(x))).asnumpy()  # noqa: E731
+    def forward(x: np.ndarray) -> np.ndarray:
+        return net(ms.Tensor(np.ascontiguousarray(x))).asnumpy()
+
     with pynative_mode():
         if mode == "whole":
             logits = forward(view)
@@ -93,8 +95,8 @@ def reference_aug(net, image_bgr, img_scale, scales, flip: bool, mode: str) -> n
     return np.mean([reference_probs(net, v, image_bgr.shape[:2], mode, f) for v, f in views], axis=0)
 
 
-@pytest.fixture(scope="module")
-def demo():
+@pytest.fixture(scope="module", name="demo")
+def fixture_demo():
     """The demo ECENet (5 classes, random weights) in inference mode."""
     ms.set_seed(0)
     net = build_model(load_config(os.path.join(ROOT, "config", "ecenet_demo.yaml")).model)

@@ -13,12 +13,15 @@
 # limitations under the License.
 # ============================================================================
 """Losses against plain NumPy versions of the same formulas, in GRAPH_MODE."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import mindspore as ms
 
 from src.config import Config
 from src.losses import ClassMaskLoss, DiversityLoss, ECENetLoss, SegCrossEntropyLoss, build_loss
+from src.models.heads import ECENetHead
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
@@ -169,8 +172,22 @@ def test_disabled_terms_are_zero():
 
 def test_build_loss_reads_config():
     cfg = Config({"ce_weight": 2.0, "mask_loss": True, "mask_type": "bce", "div_loss": False, "ignore_index": 255})
-    loss = build_loss(cfg, K, (2, 4))
+    head = SimpleNamespace(num_classes=K, div_channels=(2, 4), div_loss=False)
+    loss = build_loss(cfg, head)
     assert loss.use_mask and not loss.use_div
     assert loss.ce.loss_weight == 2.0 and not loss.mask.use_focal and loss.mask.mask_weight == 5.0
     with pytest.raises(ValueError, match="mask_wieght"):
-        build_loss({"mask_wieght": 1.0}, K, (2, 4))
+        build_loss({"mask_wieght": 1.0, "div_loss": False}, head)
+
+
+def test_build_loss_refuses_div_loss_the_head_does_not_feed():
+    head = SimpleNamespace(num_classes=K, div_channels=(2, 4), div_loss=False)
+    with pytest.raises(ValueError, match="loss.div_loss .True. must equal model.decode_head.div_loss .False."):
+        build_loss({}, head)
+
+
+def test_build_loss_takes_diverse_channels_from_the_head():
+    head = ECENetHead(K, in_channels=(8, 16, 32, 64), channels=16)
+    loss = build_loss({}, head)
+    assert head.div_channels == (4, 8, 16, 32)
+    assert loss.use_div and loss.div.channels == head.div_channels

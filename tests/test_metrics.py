@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from src.utils.distributed import MAX_GROUP_SIZE, from_limbs, to_limbs
-from src.utils.metrics import SegmentationMetric, intersect_and_union, mmseg_percent
+from src.inference.metrics import SegmentationMetric, intersect_and_union, mmseg_percent
 
 # K = 3. The pixel labelled 255 (predicted 2) is ignored. Remaining (pred, label) pairs:
 # (0,0) (1,0) (1,1) (1,1) (0,2)

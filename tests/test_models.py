@@ -31,8 +31,8 @@ from mindspore.nn.utils import no_init_parameters
 
 from src.config import load_config
 from src.models import build_model
-from src.models.convert import official_name
-from src.utils.complexity import count_macs, count_parameters, parameter_counts
+from src.models.weights.convert import official_name
+from tools.complexity import count_macs, count_parameters, parameter_counts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "config", "*.yaml")))

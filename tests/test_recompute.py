@@ -22,9 +22,9 @@ from src.models.backbones import build_backbone
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
-SWIN = dict(type="swin", embed_dims=16, depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4], window_size=4)
+SWIN = {"type": "swin", "embed_dims": 16, "depths": [2, 1, 1, 1], "num_heads": [1, 2, 2, 4], "window_size": 4}
 SIZE = 64
-RESNET = dict(type="resnet50_v1c")
+RESNET = {"type": "resnet50_v1c"}
 
 
 class _LossAndGrads(nn.Cell):

@@ -19,7 +19,7 @@ import pytest
 import mindspore as ms
 
 from src.models.backbones.resnet import ARCH_SETTINGS, ResNetV1c
-from src.models.convert import load_params_strict, native_to_official, official_to_native
+from src.models.weights.convert import load_params_strict, native_to_official, official_to_native
 
 ms.set_context(mode=ms.GRAPH_MODE)
 ATOL = 5e-5

@@ -18,8 +18,11 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from src.utils.lr_schedule import poly_lr_with_warmup
-from src.utils.optimizer import adam_bias_correction, build_optimizer, build_param_groups
+from conftest import ROOT
+from src.config import load_config
+from src.engine.lr_schedule import poly_lr_with_warmup
+from src.engine.optimizer import adam_bias_correction, build_optimizer, build_param_groups
+from src.models import build_model
 
 ms.set_context(mode=ms.GRAPH_MODE)
 
@@ -145,10 +148,6 @@ def _decay_of(params, no_decay_keys=None):
 
 
 def test_demo_model_decays_all_but_norms_and_position_tables():
-    from src.config import load_config
-    from src.models import build_model
-    from conftest import ROOT
-
     model = build_model(load_config(f"{ROOT}/config/ecenet_demo.yaml").model)
     decay_of = _decay_of(model.trainable_params())
     exempt = sorted(name for name, decay in decay_of.items() if decay == 0.0)

@@ -26,7 +26,7 @@ import mindspore as ms
 
 from src.config import Config
 from src.models import build_model
-from src.models.convert import load_params_strict, official_to_native, read_state_dict
+from src.models.weights.convert import load_params_strict, official_to_native, read_state_dict
 
 ms.set_context(mode=ms.GRAPH_MODE)
 ATOL = 5e-5

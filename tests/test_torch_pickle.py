@@ -29,7 +29,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from src.utils.torch_pickle import TorchFileError, load_torch_file
+from src.models.weights.convert import CheckpointError, read_state_dict
+from src.models.weights.torch_pickle import TorchFileError, load_torch_file
 
 PROTO2, PROTO4, STOP, MARK, TUPLE, REDUCE, SETITEMS = b"\x80\x02", b"\x80\x04", b".", b"(", b"t", b"R", b"u"
 SMALL_PEAK = 8 << 20  # bytes a refused file may make the reader allocate
@@ -129,7 +130,7 @@ def test_plain_values_of_real_checkpoints_load(tmp_path, protocol):
     path = write_pth(tmp_path / "meta.pth", pickle.dumps(payload, protocol=protocol))
     loaded = load_torch_file(path)
     assert loaded["meta"] == meta and loaded["args"] == payload["args"]
-    assert type(loaded["meta"]["hook_msgs"]["best_score"]) is np.float64
+    assert type(loaded["meta"]["hook_msgs"]["best_score"]) is np.float64  # pylint: disable=unidiomatic-typecheck
     assert isinstance(loaded["state_dict"], collections.OrderedDict) and not loaded["state_dict"]
 
 
@@ -333,8 +334,6 @@ def test_broken_archives_and_pickles(tmp_path):
 
 def test_checkpoint_reader_reports_the_refusal(tmp_path):
     """The converters' entry point turns a refusal into a CheckpointError naming the file once."""
-    from src.models.convert import CheckpointError, read_state_dict
-
     marker = str(tmp_path / "marker")
     path = write_pth(tmp_path / "evil.pth", _code_routes(marker)["numpy runstring"])
     with pytest.raises(CheckpointError) as info:

@@ -29,9 +29,9 @@ import mindspore as ms
 from conftest import ROOT, build_demo_mindrecords
 from src.config import load_config
 from src.models import build_model
-from src.utils.checkpoint import CheckpointManager
-from src.utils.lr_schedule import poly_lr_with_warmup
-from src.utils.optimizer import build_optimizer
+from src.engine.checkpoint import CheckpointManager
+from src.engine.lr_schedule import poly_lr_with_warmup
+from src.engine.optimizer import build_optimizer
 
 TRAIN = os.path.join(ROOT, "train.py")
 EVAL = os.path.join(ROOT, "eval.py")
@@ -39,6 +39,11 @@ CONFIG = os.path.join(ROOT, "config", "ecenet_demo.yaml")
 MAX_ITERS = 12
 # Resumed losses must equal the uninterrupted run's up to float noise of re-running the same graph.
 RESUME_TOL = 1e-5
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _args(data, out_dir, *extra):
@@ -121,7 +126,7 @@ def test_validation_in_training_equals_eval_of_checkpoint(overfit_run, tmp_path)
     metrics = str(tmp_path / "metrics.json")
     proc = subprocess.run([sys.executable, EVAL, "--config", os.path.join(out_dir, "config.yaml"),
                            "--checkpoint", os.path.join(out_dir, "checkpoints", f"iter_{OVERFIT_ITERS}.ckpt"),
-                           "--data", data["train"], "--json", metrics, "--no-progress"],
+                           "--data", data["train"], "--json", metrics, "--no_progress"],
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(metrics, encoding="utf-8") as f:
@@ -201,7 +206,7 @@ def test_corrupt_shard_stops_clearly_and_resume_continues_once_fixed(reference_r
     for suffix in ("", ".db"):
         shutil.copy(demo_data["train"] + suffix, data["train"] + suffix)
     ckpt_dir = os.path.join(out_dir, "checkpoints")
-    before = {name: open(os.path.join(ckpt_dir, name), "rb").read() for name in os.listdir(ckpt_dir)}
+    before = {name: _read_bytes(os.path.join(ckpt_dir, name)) for name in os.listdir(ckpt_dir)}
     with open(data["train"], "rb") as f:
         intact = f.read()
     with open(data["train"], "wb") as f:
@@ -215,7 +220,7 @@ def test_corrupt_shard_stops_clearly_and_resume_continues_once_fixed(reference_r
     error = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert error == [f"error: {data['train']}: cannot read MindRecord data (Failed to read file.); checkpoints "
                      "written so far are kept: fix or rebuild the file and continue with --train.resume auto"]
-    after = {name: open(os.path.join(ckpt_dir, name), "rb").read() for name in os.listdir(ckpt_dir)}
+    after = {name: _read_bytes(os.path.join(ckpt_dir, name)) for name in os.listdir(ckpt_dir)}
     assert after == before
 
     with open(data["train"], "wb") as f:

@@ -21,9 +21,9 @@ import pytest
 from PIL import Image
 
 from src.data.datasets import ADE20K_CLASSES
-from src.utils.visualization import (ADE20K_PALETTE, PASCAL_CONTEXT59_PALETTE, colorize, draw_legend,
-                                     generate_palette, get_palette, overlay, save_label_png,
-                                     save_prediction_images)
+from src.inference.visualization import (ADE20K_PALETTE, PASCAL_CONTEXT59_PALETTE, colorize, draw_legend,
+                                         generate_palette, get_palette, overlay, save_label_png,
+                                         save_prediction_images)
 
 
 def test_palettes():

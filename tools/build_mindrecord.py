@@ -18,7 +18,7 @@ Examples::
 
     python tools/build_mindrecord.py --dataset ade20k --root data/ADEChallengeData2016 \\
         --split training --output data/ade20k_train.mindrecord --shards 4 --workers 4
-    python tools/build_mindrecord.py --dataset folder --images imgs --labels masks --num-classes 5 \\
+    python tools/build_mindrecord.py --dataset folder --images imgs --labels masks --num_classes 5 \\
         --output data/custom.mindrecord
 
 Bad samples are skipped with one ``skip PATH: REASON`` line each on stderr (``--strict`` stops with
@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--split", help="training/validation (ade20k, demo) or train/val (pascal_context)")
     parser.add_argument("--images", help="image folder (folder dataset)")
     parser.add_argument("--labels", help="label folder (folder dataset)")
-    parser.add_argument("--num-classes", type=int,
+    parser.add_argument("--num_classes", type=int,
                         help="folder: classes, labels 0..K-1; demo: shape classes, labels 0..K (default 4)")
     parser.add_argument("--output", required=True, help="output .mindrecord file")
     parser.add_argument("--shards", type=int, default=1, help="number of shard files (default 1)")

@@ -16,7 +16,7 @@
 
 Example::
 
-    python tools/make_demo_dataset.py data/demo --num-train 200 --num-val 40 --size 128 --classes 4
+    python tools/make_demo_dataset.py data/demo --num_train 200 --num_val 40 --size 128 --classes 4
 """
 import argparse
 import os
@@ -34,8 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("out", help="output folder (images/ and annotations/ are created in it)")
-    parser.add_argument("--num-train", type=int, default=200, help="training images (default 200)")
-    parser.add_argument("--num-val", type=int, default=40, help="validation images (default 40)")
+    parser.add_argument("--num_train", type=int, default=200, help="training images (default 200)")
+    parser.add_argument("--num_val", type=int, default=40, help="validation images (default 40)")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     parser.add_argument("--classes", type=int, default=4, help=f"shape classes, 1..{len(DEMO_CLASSES)} (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -18,7 +18,7 @@
 
 Parameters are the trainable ones (BatchNorm running statistics excluded), for the backbone, the
 decode head and the whole model. MACs are counted for one image (batch 1) at ``--size H W``
-(default: the config's ``data.crop_size``) in inference mode; see ``src/utils/complexity.py``
+(default: the config's ``data.crop_size``) in inference mode; see ``tools/complexity.py``
 for the conventions. ``other`` is the resize of the logits to the input size. Config leaves can
 be overridden as ``--section.key value``. With ``--json`` the last line is the result as JSON.
 """
@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=wrong-import-position
 # (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
 from src.config import load_config, parse_overrides  # noqa: E402
-from src.utils.complexity import build_for_counting, complexity_summary  # noqa: E402
+from tools.complexity import build_for_counting, complexity_summary  # noqa: E402
 # pylint: enable=wrong-import-position
 
 

@@ -28,10 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=wrong-import-position
 # (the imports below need the set-up above: the project root on sys.path, ONEDNN_MAX_CPU_ISA before MindSpore loads)
-import mindspore as ms  # noqa: E402
 
-from src.models.convert import CheckpointError  # noqa: E402
-from src.utils.parity import FixtureError, run_parity  # noqa: E402
+from src.models.weights.convert import CheckpointError  # noqa: E402
+from src.utils.cli import add_device_options, setup_device  # noqa: E402
+from tools.fixture_parity import FixtureError, run_parity  # noqa: E402
 # pylint: enable=wrong-import-position
 
 
@@ -39,11 +39,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fixture", help="parity fixture (.npz)")
     parser.add_argument("--atol", type=float, default=5e-5, help="largest allowed abs difference")
-    parser.add_argument("--device_target", default="CPU", choices=("CPU", "GPU", "Ascend"))
+    add_device_options(parser, default="CPU")
     args = parser.parse_args()
 
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_device(args.device_target)
+    setup_device(args.device_target, args.device_id)
     try:
         diffs = run_parity(args.fixture)
     except (FixtureError, CheckpointError) as err:

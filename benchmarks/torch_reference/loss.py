@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config import loss_options
+from src.losses.options import loss_options
 
 
 def resize_to(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -72,7 +72,7 @@ class ECENetLoss(nn.Module):
 
     Args:
         div_channels: channel count of each level's diverse branch (half the backbone channels).
-        cfg: the config's ``loss`` section (keys of ``src.config.LOSS_DEFAULTS``).
+        cfg: the config's ``loss`` section (keys of ``src.losses.options.LOSS_DEFAULTS``).
 
     ``forward(outputs, label)`` takes the segmentor's training outputs and (B, H, W) int64 labels and
     returns (total, ce, mask, div), each term already weighted.

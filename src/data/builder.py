@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, TextIO
 import mindspore.dataset as ds
 
 from src.data.datasets import IGNORE_INDEX, dataset_info
-from src.data.eval_dataset import check_eval_folder, count_eval_samples, create_eval_dataset, iterate_eval_samples
+from src.data.eval_dataset import check_eval_folder, count_eval_samples, iterate_eval_samples
 from src.data.train_dataset import create_train_dataset
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -88,11 +88,6 @@ def build_train_dataset(cfg: Mapping[str, Any], *, seed: int, epoch: int, rank: 
         num_workers=data.get("num_workers", 2), start_batch=start_batch, flip_prob=data.get("flip_prob", 0.5),
         photometric=data.get("photometric", True), to_rgb=data.get("to_rgb", True),
         ignore_index=data.get("ignore_index", IGNORE_INDEX))
-
-
-def build_eval_dataset(cfg: Mapping[str, Any], *, rank: int = 0, group_size: int = 1) -> ds.Dataset:
-    """Test items from the ``data.val_file`` MindRecord (see :func:`create_eval_dataset`)."""
-    return create_eval_dataset(_data(cfg)["val_file"], rank=rank, group_size=group_size, **_eval_kwargs(cfg))
 
 
 def build_eval_samples(cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",

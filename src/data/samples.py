@@ -16,8 +16,9 @@
 
 A valid sample keeps its original image bytes when the file is an RGB JPEG or PNG without an EXIF
 rotation; any other decodable image (grayscale, CMYK, palette, RGBA, other formats) is converted
-to RGB and re-encoded losslessly as PNG (16-bit images are scaled to 8 bits as OpenCV does). Labels are stored as single-channel (L-mode) PNGs; a
-palette ('P') label contributes its palette indices.
+to RGB and re-encoded losslessly as PNG (16-bit images are scaled to 8 bits as OpenCV does).
+Labels are stored as single-channel (L-mode) PNGs; a palette ('P') label contributes its palette
+indices.
 """
 from dataclasses import dataclass
 from typing import Tuple, Union

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Device-side inference and evaluation (mmseg 0.x test path)."""
+"""Inference layer: device-side inference (mmseg 0.x test path), evaluation, metrics, visualisation, export."""
 from src.inference.segmentor_inference import (InferenceSettings, NetworkRunner, SegmentorInference, TransferStats,
                                                build_inference, prepare_view, scale_for_ratio, slide_windows)
 

@@ -102,9 +102,10 @@ def slide_windows(h: int, w: int, crop_size: Sequence[int], stride: Sequence[int
     return windows
 
 
-def _int_pair(test_cfg: Mapping[str, Any], key: str, default: Sequence[int]) -> Tuple[int, int]:
+def _int_pair(test_cfg: Mapping[str, Any], key: str) -> Optional[Tuple[int, int]]:
     value = test_cfg.get(key)
-    value = default if value is None else value
+    if value is None:
+        return None
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
         raise ValueError(f"test.{key} must be two positive integers [h, w], got {value!r}")
@@ -122,14 +123,15 @@ def _count(test_cfg: Mapping[str, Any], key: str, default: int, minimum: int) ->
 class InferenceSettings:
     """The ``test`` options of a config that shape the network calls.
 
-    ``mode``: ``whole`` or ``slide``; ``crop_size`` and ``stride`` (h, w) of the windows;
+    ``mode``: ``whole`` or ``slide``; ``crop_size`` and ``stride`` (h, w) of the windows (required
+    for ``slide``, from the dataset config);
     ``batch_windows``: windows per network call; ``max_compiled_shapes``: input shapes besides the
     crop that may be compiled (see the module docstring).
     """
 
     mode: str = "whole"
-    crop_size: Tuple[int, int] = (512, 512)
-    stride: Tuple[int, int] = (341, 341)
+    crop_size: Optional[Tuple[int, int]] = None
+    stride: Optional[Tuple[int, int]] = None
     batch_windows: int = 1
     max_compiled_shapes: int = 4
 
@@ -139,8 +141,10 @@ class InferenceSettings:
         mode = test_cfg.get("mode", "whole")
         if mode not in MODES:
             raise ValueError(f"test.mode must be one of {', '.join(MODES)}, got {mode!r}")
-        return cls(mode=mode, crop_size=_int_pair(test_cfg, "crop_size", cls.crop_size),
-                   stride=_int_pair(test_cfg, "stride", cls.stride),
+        crop_size, stride = _int_pair(test_cfg, "crop_size"), _int_pair(test_cfg, "stride")
+        if mode == "slide" and (crop_size is None or stride is None):
+            raise ValueError("test.mode slide needs test.crop_size and test.stride ([h, w] each) in the config")
+        return cls(mode=mode, crop_size=crop_size, stride=stride,
                    batch_windows=_count(test_cfg, "batch_windows", cls.batch_windows, 1),
                    max_compiled_shapes=_count(test_cfg, "max_compiled_shapes", cls.max_compiled_shapes, 0))
 

@@ -12,10 +12,24 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Training losses of ECENet."""
-from src.losses.cross_entropy import SegCrossEntropyLoss
-from src.losses.diversity_loss import DiversityLoss
-from src.losses.ecenet_loss import ECENetLoss, build_loss
-from src.losses.mask_loss import ClassMaskLoss
+"""Training losses of ECENet.
 
-__all__ = ["SegCrossEntropyLoss", "ClassMaskLoss", "DiversityLoss", "ECENetLoss", "build_loss"]
+The loss cells load MindSpore on first use (PEP 562 ``__getattr__``), so that the MindSpore-free
+:mod:`src.losses.options` (the ``loss`` section's defaults) can be read by the PyTorch reference.
+"""
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SegCrossEntropyLoss": "src.losses.cross_entropy",
+    "ClassMaskLoss": "src.losses.mask_loss",
+    "DiversityLoss": "src.losses.diversity_loss",
+    "ECENetLoss": "src.losses.ecenet_loss",
+    "build_loss": "src.losses.ecenet_loss",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'src.losses' has no attribute '{name}'")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -16,7 +16,12 @@
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.models.layers import resize
+
+
+def logits_to_size(logits: ms.Tensor, size, align_corners: bool = False) -> ms.Tensor:
+    """(B, K, h, w) logits -> float32 (B, K, H, W) by bilinear resize (PyTorch semantics), for a loss."""
+    return ops.interpolate(ops.cast(logits, ms.float32), size=tuple(size), mode="bilinear",
+                           align_corners=align_corners)
 
 
 class SegCrossEntropyLoss(nn.Cell):
@@ -47,7 +52,7 @@ class SegCrossEntropyLoss(nn.Cell):
 
     def construct(self, logits: ms.Tensor, label: ms.Tensor) -> ms.Tensor:
         label = ops.cast(label, ms.int32)
-        logits = resize(ops.cast(logits, ms.float32), label.shape[-2:], self.align_corners)
+        logits = logits_to_size(logits, label.shape[-2:], self.align_corners)
         valid = ops.not_equal(label, self.ignore_index)
         safe_label = ops.where(valid, label, ops.zeros_like(label))
         # ce = logsumexp(x) - x[label], with the per-pixel maximum subtracted first. Written out

@@ -13,15 +13,15 @@
 # limitations under the License.
 # ============================================================================
 """ECENet's training loss: cross-entropy + class-mask loss + channel-diversity loss."""
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.config import loss_options
 from src.losses.cross_entropy import SegCrossEntropyLoss
 from src.losses.diversity_loss import DiversityLoss
 from src.losses.mask_loss import ClassMaskLoss
+from src.losses.options import loss_options
 
 
 class ECENetLoss(nn.Cell):
@@ -83,29 +83,36 @@ class ECENetLoss(nn.Cell):
         return ce + mask + div, ce, mask, div
 
 
-def build_loss(cfg: Dict[str, Any], num_classes: int, div_channels: Sequence[int],
-               distributed: bool = False) -> ECENetLoss:
-    """Build :class:`ECENetLoss` from the config's loss section.
+def build_loss(cfg: Mapping[str, Any], head: nn.Cell, distributed: bool = False) -> ECENetLoss:
+    """Build :class:`ECENetLoss` for ``head`` from the config's loss section.
 
-    Keys (all optional, defaults are the official ADE20K setting):
+    The class count and the diverse-branch channel counts come from the head
+    (``head.num_classes``, ``head.div_channels``). Keys (all optional, defaults in
+    :data:`src.losses.options.LOSS_DEFAULTS`, the official ADE20K setting):
 
     * ``ce_weight`` (1.0): weight of the cross-entropy on seg_logit;
-    * ``mask_loss`` (True): class-mask loss on wo_mask; must match the head's ``mask_loss``;
+    * ``mask_loss`` (True): class-mask loss on wo_mask;
     * ``mask_weight`` (5.0), ``dice_weight`` (2.0): weights of the focal/BCE and dice parts;
     * ``mask_loss_weight`` (1.0): factor on the whole mask loss;
     * ``mask_type`` ('focal'): 'focal' (sigmoid focal, alpha 0.25, gamma 2) or 'bce';
-    * ``div_loss`` (True): diversity loss on the diversity maps; must match the head's ``div_loss``;
+    * ``div_loss`` (True): diversity loss on the diversity maps; must equal the head's ``div_loss``;
     * ``div_weight`` (0.2): weight of the diversity loss;
     * ``ignore_index`` (255): label value of ignored pixels.
 
     Args:
         cfg: the loss section (a mapping); unknown keys raise ``ValueError``.
-        num_classes: K.
-        div_channels: channel count of each level's diverse branch (Ci / 2 for in_channels Ci).
+        head: the decode head the loss trains (:class:`src.models.heads.ECENetHead`).
         distributed: data-parallel training (averages the number of masks over devices).
+
+    Raises:
+        ValueError: an unknown key, or ``div_loss`` differs from the head's (the head returns
+            diversity maps only when its ``div_loss`` is on).
     """
     opts = loss_options(cfg)
-    return ECENetLoss(num_classes,
+    if bool(opts["div_loss"]) != bool(head.div_loss):
+        raise ValueError(f"loss.div_loss ({bool(opts['div_loss'])}) must equal model.decode_head.div_loss "
+                         f"({bool(head.div_loss)}): the head returns the diversity maps only when it is on")
+    return ECENetLoss(int(head.num_classes),
                       ce_weight=float(opts["ce_weight"]),
                       mask_loss=bool(opts["mask_loss"]),
                       mask_weight=float(opts["mask_weight"]),
@@ -113,7 +120,7 @@ def build_loss(cfg: Dict[str, Any], num_classes: int, div_channels: Sequence[int
                       mask_loss_weight=float(opts["mask_loss_weight"]),
                       mask_type=str(opts["mask_type"]),
                       div_loss=bool(opts["div_loss"]),
-                      div_channels=tuple(int(c) for c in div_channels),
+                      div_channels=tuple(int(c) for c in head.div_channels),
                       div_weight=float(opts["div_weight"]),
                       ignore_index=int(opts["ignore_index"]),
                       distributed=bool(distributed))

@@ -31,7 +31,7 @@ import mindspore as ms
 from mindspore import nn, ops
 from mindspore.communication import get_group_size
 
-from src.models.layers import resize
+from src.losses.cross_entropy import logits_to_size
 
 MASK_TYPES = ("focal", "bce")
 
@@ -118,7 +118,7 @@ class ClassMaskLoss(nn.Cell):
         batch, height, width = label.shape
         classes = self.num_classes
         pixels = height * width
-        logits = resize(ops.cast(mask_logits, ms.float32), (height, width), False)
+        logits = logits_to_size(mask_logits, (height, width))
         logits = logits.reshape(batch, classes, pixels)
         label = ops.cast(label, ms.int32).reshape(batch, 1, pixels)
         valid = ops.not_equal(label, self.ignore_index)

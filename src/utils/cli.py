@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Command-line plumbing shared by ``eval.py``, ``export.py`` and ``infer.py``.
+"""Command-line plumbing shared by the entry points (train, eval, export, infer, tools, benchmarks).
 
 Each entry point declares its own options; the config file, the device and the trailing
 ``--section.key value`` overrides are handled here, as is building the network from a checkpoint
@@ -26,22 +26,31 @@ from mindspore import nn
 
 from src.config import Config, ConfigError, load_config, parse_overrides
 from src.models import build_model
-from src.models.convert import CheckpointError, load_weights
+from src.models.weights.convert import CheckpointError, load_weights
 from src.utils.context import DEVICES, init_context
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, OSError)
 
 
 def make_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
-    """Parser with ``--config`` and ``--device_target``; any other ``--section.key value`` is an override."""
+    """Parser with ``--config``, ``--device_target`` and ``--device_id``; any other
+    ``--section.key value`` is an override."""
     parser = argparse.ArgumentParser(
         description=description, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(epilog + "\n\n" if epilog else "") + "Any config leaf can be overridden as --section.key value, "
                                                      "e.g. --test.mode slide")
     parser.add_argument("--config", required=True, help="yaml config file")
-    parser.add_argument("--device_target", choices=DEVICES, default=None,
-                        help="device to run on [train.device_target of the config]")
+    add_device_options(parser)
     return parser
+
+
+def add_device_options(parser: argparse.ArgumentParser, default: Optional[str] = None) -> None:
+    """The model zoo's ``--device_target`` (``default``; None: the config's ``train.device_target``)
+    and ``--device_id``."""
+    parser.add_argument("--device_target", choices=DEVICES, default=default,
+                        help=f"device to run on [{default or 'train.device_target of the config'}]")
+    parser.add_argument("--device_id", type=int, default=None,
+                        help="device number on GPU/Ascend [DEVICE_ID environment variable, else 0]")
 
 
 def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Config]:
@@ -53,9 +62,9 @@ def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None)
     return args, cfg
 
 
-def setup_device(device_target: str) -> None:
-    """Single-process GRAPH_MODE context on ``device_target``."""
-    init_context(device_target, distributed=False)
+def setup_device(device_target: str, device_id: Optional[int] = None) -> None:
+    """Single-process GRAPH_MODE context on ``device_target`` (device ``device_id``)."""
+    init_context(device_target, distributed=False, device_id=device_id)
 
 
 def load_network(cfg: Config, checkpoint: str) -> nn.Cell:

@@ -106,6 +106,11 @@ class ECENetHead(nn.Cell):
         self.layer_slcts = nn.CellList([FeatureReconstruction(c, sync_bn) for c in in_channels])
         self.norms = nn.CellList([ChannelLayerNorm(c) for c in in_channels])
 
+    @property
+    def div_channels(self) -> Tuple[int, ...]:
+        """Channel count of each level's FR diverse branch (what the diversity loss normalises by)."""
+        return tuple(fr.diverse_channels for fr in self.layer_slcts)
+
     def _reconstruct(self, feats):
         """FR + channel LayerNorm per level; returns (features, diverse branches)."""
         outs = ()

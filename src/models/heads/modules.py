@@ -34,12 +34,13 @@ class FeatureReconstruction(nn.Cell):
     per channel by an unbounded two-layer gate on its global average (no sigmoid, as released).
     The fused output is ``conv_out([x2', x1])`` (diverse first).
 
-    Input (B, C, H, W). Returns (x2' (B, C/2, H, W), y (B, C, H, W)).
+    Input (B, C, H, W). Returns (x2' (B, C/2, H, W), y (B, C, H, W)); ``diverse_channels`` is C/2.
     """
 
     def __init__(self, in_channels: int, sync_bn: bool = False) -> None:
         super().__init__()
         half = in_channels // 2
+        self.diverse_channels = half
         self.primary = nn.SequentialCell([conv2d(in_channels, half, 1, bias=False),
                                           batch_norm2d(half, sync_bn)])
         self.cheap = nn.SequentialCell([conv2d(half, half, 3, padding=1, groups=half, bias=True),

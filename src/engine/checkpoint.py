@@ -29,7 +29,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src.models.convert import CheckpointError, temporary_path
+from src.models.weights.convert import CheckpointError, temporary_path
 
 _NAME = re.compile(r"^iter_(\d+)\.ckpt$")
 STEP_KEY = "train_step"

@@ -33,14 +33,13 @@ import numpy as np
 from mindspore import nn
 
 from src.data.builder import build_eval_samples, count_eval_items, preprocess_settings
-from src.data.datasets import class_names, dataset_info
+from src.data import datasets
 from src.data.progress import ProgressBar
 from src.inference import SegmentorInference, build_inference
-from src.utils.metrics import SegmentationMetric
-from src.utils.visualization import save_label_png, save_prediction_images
+from src.inference.metrics import SegmentationMetric
+from src.inference.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
-AUG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,11 @@ class AugTest:
 
 
 def aug_test_settings(cfg: Mapping[str, Any]) -> AugTest:
-    """``test.aug_scales`` [0.5 .. 1.75] and ``test.aug_flip`` [true] with the config's preprocessing."""
+    """``test.aug_scales`` (required) and ``test.aug_flip`` [true] with the config's preprocessing."""
     test = cfg.get("test") or {}
-    scales = tuple(float(s) for s in (test.get("aug_scales") or AUG_RATIOS))
+    if not test.get("aug_scales"):
+        raise ValueError("the multi-scale test needs test.aug_scales (ratios of test.img_scale) in the config")
+    scales = tuple(float(s) for s in test["aug_scales"])
     return AugTest(scales=scales, flip=bool(test.get("aug_flip", True)), **preprocess_settings(cfg))
 
 
@@ -154,22 +155,22 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
     """
     data = cfg["data"]
     num_classes = int(cfg["model"]["decode_head"]["num_classes"])
-    info = dataset_info(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
+    info = datasets.dataset_info(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
     if info.num_classes != num_classes:
         raise ValueError(f"model.decode_head.num_classes is {num_classes} but the {data['dataset']} data has "
                          f"{info.num_classes} classes (data.num_classes / data.reduce_zero_label)")
-    names = class_names(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
+    names = datasets.class_names(data["dataset"], data.get("num_classes"), data.get("reduce_zero_label"))
     path = source or data["val_file"]
     if not os.path.exists(path):
         raise FileNotFoundError(f"evaluation data not found: {path} (give a MindRecord file or a dataset folder)")
     hooks: List[PredictionHook] = []
     if save_dir:
         hooks.append(prediction_saver(save_dir, info.reduce_zero_label))
-    bar = None
+    progress_bar = None
     if progress:
-        bar = ProgressBar(count_eval_items(cfg, source, split=split, rank=rank, group_size=group_size),
+        progress_bar = ProgressBar(count_eval_items(cfg, source, split=split, rank=rank, group_size=group_size),
                           desc="eval", stream=stream if stream is not None else sys.stderr)
-        hooks.append(lambda item, pred: bar.update())
+        hooks.append(lambda item, pred: progress_bar.update())
     samples = build_eval_samples(cfg, source, split=split, rank=rank, group_size=group_size, with_raw=aug_test)
     try:
         metric = evaluate(net, samples, num_classes, cfg.get("test") or {}, names,
@@ -177,8 +178,8 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
                           on_prediction=_call_all(hooks) if hooks else None,
                           aug=aug_test_settings(cfg) if aug_test else None)
     finally:
-        if bar is not None:
-            bar.close()
+        if progress_bar is not None:
+            progress_bar.close()
     if group_size > 1:
         metric.all_reduce()
     return metric

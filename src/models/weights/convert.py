@@ -29,7 +29,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from src.utils.torch_pickle import TorchFileError, load_torch_file
+from src.models.weights.torch_pickle import TorchFileError, load_torch_file
 
 NATIVE_TO_OFFICIAL_SUFFIX = {"gamma": "weight", "beta": "bias",
                              "moving_mean": "running_mean", "moving_variance": "running_var"}

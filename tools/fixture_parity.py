@@ -26,9 +26,9 @@ import mindspore as ms
 from mindspore import nn
 
 from src.models.backbones.swin import SwinTransformer
-from src.models.convert import load_official_weights
+from src.models.weights.convert import load_official_weights
 from src.models.heads import ECENetHead
-from src.utils.amp import convert_mixed_precision
+from src.engine.amp import convert_mixed_precision
 
 
 class FixtureError(ValueError):
@@ -84,7 +84,7 @@ BUILDERS = {"ecenet_head": _build_head, "mmseg_swin_backbone": _build_swin}
 def run_parity(path: str, amp_level: str = "O0") -> List[OutputDiff]:
     """Build the fixture's model, load its weights through the converter, compare every output.
 
-    ``amp_level`` 'O1'-'O3' runs the model in float16 mixed precision (see ``src/utils/amp.py``).
+    ``amp_level`` 'O1'-'O3' runs the model in float16 mixed precision (see ``src/engine/amp.py``).
     """
     meta = read_meta(path)
     kind = meta.get("kind")

@@ -225,7 +225,7 @@ class _Reader:
         """The storage a tensor refers to: ``('storage', type, key, location, numel)``."""
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise _Refused(f"unsupported persistent id {_short(pid)}")
-        _, storage_type, key, _location, numel = pid
+        storage_type, key, numel = pid[1], pid[2], pid[4]  # pid[3]: the device location, unused
         if not isinstance(storage_type, _StorageType):
             raise _Refused(f"persistent id names {_short(storage_type)}, not a torch storage type")
         if not isinstance(key, str) or not _STORAGE_KEY.match(key):
@@ -251,9 +251,10 @@ class _Reader:
         self.storages[key] = _Storage(key, storage_type.name, numel, data)
         return self.storages[key]
 
-    def rebuild_tensor(self, storage: Any, offset: Any = None, size: Any = None, stride: Any = None,
-                       *_args: Any) -> np.ndarray:
-        """``torch._utils._rebuild_tensor_v2``: a copy of the strided view, checked against the storage."""
+    def rebuild_tensor(self, *args: Any) -> np.ndarray:
+        """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)``: a copy of the strided
+        view, checked against the storage (missing arguments are refused as invalid)."""
+        storage, offset, size, stride = (tuple(args) + (None,) * 4)[:4]
         if not isinstance(storage, _Storage):
             raise _Refused("tensor rebuild without a storage record")
         offset = _checked_int(offset, "tensor offset")
@@ -417,7 +418,8 @@ class _Machine:
                 if not isinstance(key, str) or key.startswith("__"):
                     raise _Refused(f"Namespace attribute {_short(key)} refused")
                 setattr(target, key, value)
-        elif not (type(target) is collections.OrderedDict and isinstance(state, dict)):  # noqa: E721
+        elif not (type(target) is collections.OrderedDict  # pylint: disable=unidiomatic-typecheck  # noqa: E721
+                  and isinstance(state, dict)):
             raise _Refused(f"setting the state of a {type(target).__name__} is not allowed")
 
     def op_persid(self, _arg: Any) -> None:

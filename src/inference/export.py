@@ -70,9 +70,9 @@ def unsupported_onnx_operator(message: str) -> Optional[str]:
     return None
 
 
-def export_model(net: nn.Cell, file_name: str, file_format: str = "MINDIR", batch: int = 1,
-                 size: Sequence[int] = (512, 512)) -> str:
-    """Export ``net`` (inference mode) for a (batch, 3, H, W) input; returns the written path.
+def export_model(net: nn.Cell, file_name: str, file_format: str = "MINDIR", batch: int = 1, *,
+                 size: Sequence[int]) -> str:
+    """Export ``net`` (inference mode) for a (batch, 3, H, W) input, ``size`` = (H, W); returns the written path.
 
     ``file_name`` may carry the extension or not; missing folders are created. An ONNX failure
     raises ExportError naming the unsupported operator.
