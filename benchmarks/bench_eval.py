@@ -35,7 +35,7 @@ overridden as ``--section.key value``. ``--compare_modes HxW`` adds the two ways
 import argparse
 import json
 import os
-import statistics
+import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -48,7 +48,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
-from benchmarks.common import peak_rss_gb  # noqa: E402
+from benchmarks.common import (add_eval_image_options, check_eval_image_args, eval_summary,  # noqa: E402
+                               parse_size, peak_rss_gb, synthetic_image)
 from src.config import load_config, parse_overrides  # noqa: E402
 from src.data.builder import preprocess_settings  # noqa: E402
 from src.inference import build_inference  # noqa: E402
@@ -59,48 +60,35 @@ from src.utils.cli import add_device_options  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
 # pylint: enable=wrong-import-position
 
-DEFAULT_SIZES = "512x683,512x672,480x640,512x768"
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """``HxW`` -> (H, W)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must look like 512x683, got {text!r}") from err
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return h, w
+TORCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_eval_torch.py")
+TORCH_DEVICES = ("CPU", "GPU")
 
 
 def parse_args(argv: Optional[List[str]] = None):
-    """Declared options and the remaining ``--section.key value`` overrides."""
+    """Declared options, the remaining ``--section.key value`` overrides parsed, and as given."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="yaml config file")
     add_device_options(parser, default="CPU")
-    parser.add_argument("--images", type=int, default=4, help="number of images (default 4)")
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated HxW, cycled (default {DEFAULT_SIZES})")
-    parser.add_argument("--aug", action="store_true", help="multi-scale (test.aug_scales) + flip (test.aug_flip)")
+    add_eval_image_options(parser)
     parser.add_argument("--network_time", action="store_true",
                         help="also report the seconds spent in network calls (each call waited for)")
     parser.add_argument("--compare_modes", type=parse_size, default=None, metavar="HxW",
                         help="also time one network call on a 1x3xHxW input in PyNative and GRAPH_MODE")
+    parser.add_argument("--torch_python", default=None, metavar="PATH",
+                        help="then time the PyTorch reference's mmseg test path on the same images with this "
+                             "interpreter (benchmarks/bench_eval_torch.py; CPU or GPU)")
+    parser.add_argument("--torch_threads", type=int, default=None,
+                        help="intra-op threads of the PyTorch run (default: PyTorch's choice)")
     args, rest = parser.parse_known_args(argv)
-    if args.images < 1:
-        parser.error("--images must be positive")
-    try:
-        args.sizes = [parse_size(s) for s in args.sizes.split(",")]
-    except argparse.ArgumentTypeError as err:
-        parser.error(f"--sizes: {err}")
-    return args, parse_overrides(rest)
-
-
-def synthetic_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(H, W, 3) uint8: smooth random regions plus noise, an ADE20K-like stand-in."""
-    coarse = rng.integers(0, 256, (max(h // 32, 1), max(w // 32, 1), 3), dtype=np.uint8)
-    image = np.repeat(np.repeat(coarse, 32, axis=0), 32, axis=1)[:h, :w]
-    image = np.pad(image, ((0, h - image.shape[0]), (0, w - image.shape[1]), (0, 0)), mode="edge")
-    return np.clip(image.astype(np.int16) + rng.integers(-20, 21, (h, w, 3)), 0, 255).astype(np.uint8)
+    check_eval_image_args(parser, args)
+    if args.torch_threads is not None and args.torch_threads < 1:
+        parser.error("--torch_threads must be positive")
+    if args.torch_python is not None:
+        if not os.path.isfile(args.torch_python):
+            parser.error(f"--torch_python: no such file: {args.torch_python}")
+        if args.device_target not in TORCH_DEVICES:
+            parser.error(f"--torch_python: the PyTorch run supports --device_target {' or '.join(TORCH_DEVICES)}")
+    return args, parse_overrides(rest), rest
 
 
 class TimedRunner:
@@ -174,26 +162,53 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
         if args.network_time:
             per_image[-1]["network_s"] = round(inference.runner.seconds - network_before, 3)
         print(json.dumps(per_image[-1]), file=sys.stderr)
-    later = [r["seconds"] for r in per_image[1:]]
     test = cfg.get("test") or {}
-    result = {"config": args.config, "device": args.device_target, "num_classes": num_classes,
-            "mode": test.get("mode", "whole"), "aug": bool(args.aug), "scales": list(scales), "flip": flip,
-            "crop_size": list(test.get("crop_size", [])), "stride": list(test.get("stride", [])),
-            "batch_windows": inference.settings.batch_windows, "images": args.images,
-            "first_image_s": per_image[0]["seconds"],
-            "median_s_after_first": round(statistics.median(later), 3) if later else None,
-            "max_bytes_to_host_per_image": max(r["bytes_to_host"] for r in per_image),
-            "compilations_total": sum(r["compilations"] for r in per_image),
-            "peak_rss_gb": peak_rss_gb(), "per_image": per_image}
+    result = {"framework": "mindspore", "config": args.config, "device": args.device_target,
+              "num_classes": num_classes, "mode": test.get("mode", "whole"), "aug": bool(args.aug),
+              "scales": list(scales), "flip": flip, "crop_size": list(test.get("crop_size", [])),
+              "stride": list(test.get("stride", [])), "batch_windows": inference.settings.batch_windows,
+              **eval_summary(per_image),
+              "max_bytes_to_host_per_image": max(r["bytes_to_host"] for r in per_image),
+              "compilations_total": sum(r["compilations"] for r in per_image), "per_image": per_image}
     if args.compare_modes:
         result["network_modes"] = compare_modes(net, args.compare_modes)
     return result
 
 
+def run_torch(args: argparse.Namespace, override_args: List[str]) -> Dict[str, Any]:
+    """Result dict of ``bench_eval_torch.py`` run by ``args.torch_python`` with the same settings."""
+    command = [args.torch_python, TORCH_SCRIPT, "--config", args.config, "--device_target", args.device_target,
+               "--images", str(args.images), "--sizes", ",".join(f"{h}x{w}" for h, w in args.sizes)]
+    command += ["--aug"] if args.aug else []
+    command += ["--device_id", str(args.device_id)] if args.device_id is not None else []
+    command += ["--threads", str(args.torch_threads)] if args.torch_threads is not None else []
+    done = subprocess.run(command + override_args, stdout=subprocess.PIPE, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"error: --torch_python: {os.path.basename(TORCH_SCRIPT)} failed (exit {done.returncode})")
+    return json.loads(lines[-1])
+
+
+def side_by_side(ms_result: Dict[str, Any], torch_result: Dict[str, Any]) -> str:
+    """Markdown table: seconds of every image, first and median later, peak RSS of each process."""
+    rows = ["| | MindSpore | PyTorch |", "|---|---|---|"]
+    for index, (ms_row, torch_row) in enumerate(zip(ms_result["per_image"], torch_result["per_image"])):
+        h, w = ms_row["size"]
+        rows.append(f"| image {index} ({h}x{w}) s | {ms_row['seconds']} | {torch_row['seconds']} |")
+    for key in ("first_image_s", "median_s_after_first", "peak_rss_gb"):
+        rows.append(f"| {key} | {ms_result[key]} | {torch_result[key]} |")
+    return "\n".join(rows)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Print per-image lines on stderr and the result as the last stdout line (JSON)."""
-    args, overrides = parse_args(argv)
-    print(json.dumps(run(args, overrides)))
+    """Print per-image lines on stderr and the result as the last stdout line (JSON); with
+    ``--torch_python`` the PyTorch result is its ``pytorch`` entry and a table goes to stderr."""
+    args, overrides, override_args = parse_args(argv)
+    result = run(args, overrides)
+    if args.torch_python:
+        result["pytorch"] = run_torch(args, override_args)
+        print(side_by_side(result, result["pytorch"]), file=sys.stderr)
+    print(json.dumps(result))
     return 0
 
 

@@ -159,7 +159,7 @@ class EncoderDecoderTest:
 
     def simple_test(self, img: torch.Tensor, img_meta: Dict[str, Any]) -> np.ndarray:
         """Label map (H, W) int64 of one view."""
-        return self.inference(img, img_meta).argmax(dim=1)[0].numpy()
+        return self.inference(img, img_meta).argmax(dim=1)[0].cpu().numpy()
 
     def aug_test(self, views: List[View]) -> np.ndarray:
         """Label map (H, W) int64 of the mean softmax of all views."""
@@ -167,7 +167,7 @@ class EncoderDecoderTest:
         for img, img_meta in views[1:]:
             seg_logit += self.inference(img, img_meta)
         seg_logit /= len(views)
-        return seg_logit.argmax(dim=1)[0].numpy()
+        return seg_logit.argmax(dim=1)[0].cpu().numpy()
 
     def test(self, views: List[View]) -> np.ndarray:
         """mmseg's ``forward_test``: ``simple_test`` for one view, ``aug_test`` for several."""
