@@ -41,7 +41,8 @@ from src.config import Config  # noqa: E402
 from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
-from src.utils.cli import load_network, make_parser, parse_cli, run_main  # noqa: E402
+from src.utils.cli import (add_compile_cache_option, load_network, make_parser, parse_cli, run_main,  # noqa: E402
+                           setup_compile_cache)
 from src.utils.context import init_context  # noqa: E402
 # pylint: enable=wrong-import-position
 
@@ -61,6 +62,7 @@ def parse_args():
     parser.add_argument("--save_pred", default=None,
                         help="write one label PNG per image (dataset label ids, source image stem) here")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    add_compile_cache_option(parser, "the folder of --json or --save_pred")
     args, cfg = parse_cli(parser)
     if args.dataset_type is not None:
         cfg.data.dataset = args.dataset_type
@@ -74,6 +76,8 @@ def main() -> int:
     args, cfg = parse_args()
     check_eval_source(cfg, args.data, split=args.split)
     ctx = init_context(args.device_target, device_id=args.device_id)  # sharded when launched by msrun
+    output_dir = args.save_pred or (os.path.dirname(os.path.abspath(args.json)) if args.json else None)
+    setup_compile_cache(args.compile_cache, output_dir, cfg, ctx)
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
                               save_dir=args.save_pred, progress=not args.no_progress and ctx.is_main,

@@ -46,7 +46,9 @@ from src.inference import build_inference  # noqa: E402
 from src.inference.evaluation import predict_image, write_prediction_outputs  # noqa: E402
 from src.inference.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
 from src.inference.visualization import get_palette  # noqa: E402
-from src.utils.cli import load_network, make_parser, parse_cli, run_main, setup_device  # noqa: E402
+from src.utils.cli import (add_compile_cache_option, load_network, make_parser, parse_cli, run_main,  # noqa: E402
+                           setup_compile_cache)
+from src.utils.context import init_context  # noqa: E402
 # pylint: enable=wrong-import-position
 
 
@@ -62,6 +64,7 @@ def parse_args():
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--mode", choices=("whole", "slide"), default=None,
                         help="inference mode with --checkpoint [test.mode]")
+    add_compile_cache_option(parser, "--output")
     return parse_cli(parser)
 
 
@@ -74,7 +77,8 @@ def main() -> int:
     info = dataset_info(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     names = class_names(data.dataset, data.get("num_classes"), data.get("reduce_zero_label"))
     test_cfg = dict(cfg.get("test") or {})
-    setup_device(args.device_target, args.device_id)
+    ctx = init_context(args.device_target, distributed=False, device_id=args.device_id)
+    setup_compile_cache(args.compile_cache, args.output, cfg, ctx)
     if args.mindir:
         if args.mode == "whole":
             raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")

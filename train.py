@@ -39,7 +39,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 from src.config import dump_config  # noqa: E402
 from src.engine.train_step import NonFiniteLossError  # noqa: E402
 from src.engine.trainer import train  # noqa: E402
-from src.utils.cli import make_parser, parse_cli, run_main  # noqa: E402
+from src.utils.cli import add_compile_cache_option, make_parser, parse_cli, run_main, setup_compile_cache  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
 from src.utils.logger import get_logger  # noqa: E402
 # pylint: enable=wrong-import-position
@@ -47,10 +47,12 @@ from src.utils.logger import get_logger  # noqa: E402
 
 def main() -> int:
     parser = make_parser("Train ECENet", epilog="e.g. --train.max_iters 1000")
+    add_compile_cache_option(parser, "train.output_dir")
     args, cfg = parse_cli(parser)
     cfg.train.device_target = args.device_target
     ctx = init_context(args.device_target, device_id=args.device_id)
     os.makedirs(cfg.train.output_dir, exist_ok=True)
+    setup_compile_cache(args.compile_cache, cfg.train.output_dir, cfg, ctx)
     logger = get_logger(log_file=os.path.join(cfg.train.output_dir, "train.log"), enabled=ctx.is_main)
     if ctx.is_main:
         dump_config(cfg, os.path.join(cfg.train.output_dir, "config.yaml"))

@@ -21,9 +21,12 @@ Examples::
     python benchmarks/bench_model.py --config config/ecenet_swin_t_ade20k_512.yaml --batch 2 --size 512 \
         --mode train --recompute block                     # activation recomputation (memory)
 
-For each mode, the first call (graph compilation + one step) is timed on its own, then
+For each mode the graph is compiled on its own (``Cell.compile``, timed as ``graph_compile_s``),
+then the first call (one step, which also allocates the step's buffers) is timed on its own, then
 ``--warmup`` untimed steps, then ``--steps`` timed ones: the median and minimum step time,
-images per second (batch / median) and the compile time (first call minus the median step).
+images per second (batch / median) and ``compile_s`` (compilation + first call minus the median
+step). ``--compile_cache DIR`` compiles through the project's compile cache (the second launch
+with the same DIR loads the graphs; ``compile_cache`` in the JSON says what was loaded).
 A step ends when its outputs (the logits, or the losses) have been copied to the host.
 ``eval`` is the inference forward pass (logits resized to the input); ``train`` is the full
 training step (forward, the config's losses, backward, AdamW update) on random images and labels.
@@ -37,6 +40,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
@@ -57,6 +61,7 @@ from src.losses import build_loss  # noqa: E402
 from src.models import build_model  # noqa: E402
 from src.models.backbones import RECOMPUTE_LEVELS  # noqa: E402
 from src.utils.cli import add_device_options  # noqa: E402
+from src.utils.compile_cache import compile_scope, enable_compile_cache  # noqa: E402
 from src.utils.context import init_context, seed_everything  # noqa: E402
 from tools.complexity import complexity_summary  # noqa: E402
 # pylint: enable=wrong-import-position
@@ -68,6 +73,8 @@ def parse_args(argv: Optional[List[str]] = None):
     parser = timing_parser(__doc__)
     add_device_options(parser, default="CPU")
     parser.add_argument("--no_macs", action="store_true", help="skip the parameter/MAC count")
+    parser.add_argument("--compile_cache", default=None, metavar="DIR",
+                        help="compile through the project's compile cache in DIR (default: no cache)")
     parser.add_argument("--recompute", choices=RECOMPUTE_LEVELS, default=None,
                         help="recompute backbone activations per stage or block (model.backbone.recompute)")
     args, rest = parser.parse_known_args(argv)
@@ -85,6 +92,22 @@ def fetch(outputs: Any) -> None:
             fetch(item)
     elif isinstance(outputs, ms.Tensor):
         outputs.asnumpy()
+
+
+def timed_compile(cell: ms.nn.Cell, inputs: List[ms.Tensor], tag: str) -> float:
+    """Compile ``cell`` for ``inputs`` (through the compile cache when one is enabled); seconds."""
+    start = time.perf_counter()
+    with compile_scope(cell, inputs, tag):
+        cell.compile(*inputs)
+    return round(time.perf_counter() - start, 3)
+
+
+def timed_mode(cell: ms.nn.Cell, inputs: List[ms.Tensor], tag: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Compilation, first call and steps of ``cell`` on ``inputs``."""
+    compile_s = timed_compile(cell, inputs, tag)
+    timing = time_calls(lambda: fetch(cell(*inputs)), args.steps, args.warmup, args.batch)
+    return {"graph_compile_s": compile_s, **timing,
+            "compile_s": round(compile_s + timing["compile_s"], 3)}
 
 
 def build_train_step(cfg: Config, model: ms.nn.Cell, total_steps: int) -> TrainStep:
@@ -109,7 +132,9 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """Run the benchmark; returns the result dict."""
     cfg = load_config(args.config, overrides)
     size = int(args.size or cfg.data.crop_size[0])
-    init_context(args.device_target, distributed=False, device_id=args.device_id)
+    ctx = init_context(args.device_target, distributed=False, device_id=args.device_id)
+    cache = enable_compile_cache(args.compile_cache, {"config": cfg, "device_target": ctx.device_target,
+                                                      "group_size": 1, "batch": args.batch})
     seed_everything(int(cfg.train.get("seed", 1)))
     model = build_model(cfg.model)
     num_classes = model.decode_head.num_classes
@@ -122,11 +147,13 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     modes = MODES if args.mode == "both" else (args.mode,)
     if "eval" in modes:
         model.set_train(False)
-        result["eval"] = time_calls(lambda: fetch(model(img)), args.steps, args.warmup, args.batch)
+        result["eval"] = timed_mode(model, [img], "inference", args)
     if "train" in modes:
         label = ms.Tensor(rng.integers(0, num_classes, (args.batch, size, size)).astype(np.int32))
         step = build_train_step(cfg, model, 1 + args.warmup + args.steps)
-        result["train"] = time_calls(lambda: fetch(step(img, label)), args.steps, args.warmup, args.batch)
+        result["train"] = timed_mode(step, [img, label], "train_step", args)
+    if cache is not None:
+        result["compile_cache"] = cache.stats()
     if not args.no_macs:
         summary = complexity_summary(model, size, size)
         result["params"] = summary["params"]

@@ -82,6 +82,5 @@ def subprocess_env(tmp_path_factory) -> dict:
     env = dict(os.environ)
     env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    env["MS_COMPILER_CACHE_ENABLE"] = "1"
     env["MS_COMPILER_CACHE_PATH"] = str(tmp_path_factory.mktemp("ms_cache"))
     return env

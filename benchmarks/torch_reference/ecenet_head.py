@@ -327,4 +327,6 @@ class ECENetHead(nn.Module):
         if not with_aux:
             return seg_logit
         div_maps = [diversity_map(x2) for x2 in diverse] if self.div_loss else []
-        return seg_logit, wo_mask, div_maps
+        # The head runs channels-last after its channel LayerNorms; the official model hands the losses
+        # contiguous (B, K, H0, W0) maps, and the losses on channels-last views take about twice as long.
+        return seg_logit.contiguous(), wo_mask.contiguous(), div_maps

@@ -38,6 +38,7 @@ from src.inference.evaluation import evaluate
 from src.losses import build_loss
 from src.models import build_model
 from src.models.weights.convert import load_backbone_pretrained
+from src.utils.compile_cache import active_compile_cache, compile_scope
 from src.utils.context import RunContext
 from src.utils.distributed import broadcast_from_rank0
 from src.utils.logger import format_eta
@@ -203,7 +204,11 @@ def train(cfg: Config, ctx: RunContext, logger) -> int:
             return step
         for img, label in training_batches(cfg, ctx, step, per_epoch):
             step += 1
-            run.after_step(step, run.monitor.check(step, run.step_cell(img, label)))
+            with compile_scope(run.step_cell, (img, label), "train_step"):
+                outputs = run.step_cell(img, label)
+            if step == run.start_step + 1 and active_compile_cache() is not None:
+                logger.info("compile cache %s", active_compile_cache().stats())
+            run.after_step(step, run.monitor.check(step, outputs))
             if step >= run.max_iters:
                 break
     finally:

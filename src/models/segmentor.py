@@ -23,7 +23,7 @@ from src.models.heads import ECENetHead
 from src.models.layers import resize
 
 HEAD_KEYS = ("num_classes", "channels", "num_heads", "mlp_ratio", "ratio", "ghost_up", "all_levels",
-             "div_loss", "q_act", "dropout_ratio")
+             "div_loss", "q_act", "dropout_ratio", "recompute_mlp")
 
 
 class ECENetSegmentor(nn.Cell):

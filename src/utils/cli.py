@@ -19,6 +19,7 @@ Each entry point declares its own options; the config file, the device and the t
 and turning the expected failures into a one-line ``error: ...`` with exit code 1.
 """
 import argparse
+import os
 import sys
 from typing import Callable, List, Optional, Tuple, Type
 
@@ -27,7 +28,8 @@ from mindspore import nn
 from src.config import Config, ConfigError, load_config, parse_overrides
 from src.models import build_model
 from src.models.weights.convert import CheckpointError, load_weights
-from src.utils.context import DEVICES, init_context
+from src.utils.compile_cache import CompileCache, enable_compile_cache
+from src.utils.context import DEVICES, RunContext, init_context
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, ValueError, OSError)
 
@@ -51,6 +53,27 @@ def add_device_options(parser: argparse.ArgumentParser, default: Optional[str] =
                         help=f"device to run on [{default or 'train.device_target of the config'}]")
     parser.add_argument("--device_id", type=int, default=None,
                         help="device number on GPU/Ascend [DEVICE_ID environment variable, else 0]")
+
+
+def add_compile_cache_option(parser: argparse.ArgumentParser, output: str) -> None:
+    """``--compile_cache auto|none|DIR``; ``output`` names the folder that ``auto`` uses."""
+    parser.add_argument("--compile_cache", default="auto", metavar="auto|none|DIR",
+                        help="graph compile cache, safe across configs and shapes (src/utils/compile_cache.py); "
+                             f"auto: $MS_COMPILER_CACHE_PATH if set, else {output}/compile_cache; none: off "
+                             "(default auto)")
+
+
+def setup_compile_cache(option: str, output_dir: Optional[str], cfg: Config,
+                        ctx: RunContext) -> Optional[CompileCache]:
+    """Enable the compile cache chosen by ``--compile_cache`` (``auto`` without an output folder: off)."""
+    root: Optional[str] = option
+    if option == "none":
+        root = None
+    elif option == "auto":
+        root = os.environ.get("MS_COMPILER_CACHE_PATH") or (
+            os.path.join(output_dir, "compile_cache") if output_dir else None)
+    settings = {"config": cfg, "device_target": ctx.device_target, "group_size": ctx.group_size}
+    return enable_compile_cache(root, settings, rank=ctx.rank)
 
 
 def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Config]:

@@ -60,7 +60,8 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
     """
     if device_target not in DEVICES:
         raise ValueError(f"device_target must be one of {DEVICES}, got '{device_target}'")
-    ms.set_context(mode=ms.GRAPH_MODE)
+    # MindSpore's own cache is keyed by compile order only; src/utils/compile_cache.py switches it on safely.
+    ms.set_context(mode=ms.GRAPH_MODE, enable_compile_cache=False)
     if device_id is None and device_target != "CPU" and "DEVICE_ID" in os.environ:
         device_id = int(os.environ["DEVICE_ID"])
     if device_id is not None and device_target != "CPU":

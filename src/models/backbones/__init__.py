@@ -14,7 +14,7 @@
 # ============================================================================
 """Backbones returning four NCHW maps (strides 4, 8, 16, 32) and their factory."""
 import inspect
-from typing import Any, Callable, Dict, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from mindspore import nn
 
@@ -42,19 +42,24 @@ RECOMPUTE_LEVELS = ("stage", "block")
 
 
 def build_backbone(type: str, recompute: Union[bool, str, None] = False,  # pylint: disable=redefined-builtin
-                   **kwargs: Any) -> nn.Cell:
+                   recompute_stages: Optional[Sequence[int]] = None, **kwargs: Any) -> nn.Cell:
     """Build a backbone by name with its keyword arguments (see ``BACKBONES``).
 
     ``recompute``: activation recomputation (``Cell.recompute``) to save training memory: false,
     'stage' (each Swin stage / ResNet layer; ``true`` means this) or 'block' (each Swin block /
-    ResNet bottleneck). The returned cell exposes ``out_channels`` (channels of its four NCHW outputs).
+    ResNet bottleneck); ``recompute_stages`` limits it to those stages (0-3; None: all). The
+    finest stages hold the largest activations for the least compute. The returned cell exposes
+    ``out_channels`` (channels of its four NCHW outputs).
     """
     level = "stage" if recompute is True else recompute
     if level not in (False, None) + RECOMPUTE_LEVELS:
         raise ValueError(f"model.backbone.recompute must be false, true, 'stage' or 'block', got {recompute!r}")
+    stages = tuple(range(4)) if recompute_stages is None else tuple(int(i) for i in recompute_stages)
+    if any(i not in range(4) for i in stages):
+        raise ValueError(f"model.backbone.recompute_stages must be stage indices 0-3, got {recompute_stages!r}")
     backbone = _factory(type)(**kwargs)
     if level:
-        backbone.set_recompute(level)
+        backbone.set_recompute(level, stages)
     return backbone
 
 

@@ -116,9 +116,12 @@ class ResNetV1c(nn.Cell):
             elif isinstance(cell, Bottleneck) and zero_init_residual:
                 cell.bn3.gamma.set_data(initializer("zeros", cell.bn3.gamma.shape, cell.bn3.gamma.dtype))
 
-    def set_recompute(self, level: str) -> None:
-        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block'."""
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+    def set_recompute(self, level: str, stages: Sequence[int] = (0, 1, 2, 3)) -> None:
+        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block',
+        in the given stages."""
+        for i, layer in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)):
+            if i not in stages:
+                continue
             if level == "stage":
                 layer.recompute()
             else:

@@ -370,9 +370,12 @@ class SwinTransformer(nn.Cell):
         self.out_norms = tuple(getattr(self, f"norm{i}") for i in self.out_indices)
         self.out_channels = tuple(channels[i] for i in self.out_indices)
 
-    def set_recompute(self, level: str) -> None:
-        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block'."""
-        for stage in self.stages:
+    def set_recompute(self, level: str, stages: Sequence[int] = (0, 1, 2, 3)) -> None:
+        """Recompute activations in the backward pass instead of keeping them: per 'stage' or 'block',
+        in the given stages."""
+        for i, stage in enumerate(self.stages):
+            if i not in stages:
+                continue
             if level == "stage":
                 stage.recompute()
             else:

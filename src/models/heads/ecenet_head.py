@@ -59,6 +59,8 @@ class ECENetHead(nn.Cell):
         q_act: ``'release'`` (ReLU after both query convs, as the official weights) or ``'mmcv'``.
         dropout_ratio: Dropout2d before the classifier.
         sync_bn: use SyncBatchNorm (Ascend/GPU data-parallel training).
+        recompute_mlp: recompute the SAU conv MLPs (4C hidden channels) in the backward pass
+            instead of keeping their activations (training memory).
         return_aux: return the training outputs in inference mode too (parity checks). Fixed at
             construction: a compiled graph does not see later attribute changes.
 
@@ -72,7 +74,7 @@ class ECENetHead(nn.Cell):
                  channels: int = 256, num_heads: int = 4, mlp_ratio: int = 4, ratio: float = 1.0,
                  ghost_up: bool = True, all_levels: bool = True, div_loss: bool = True,
                  q_act: str = "release", dropout_ratio: float = 0.1, sync_bn: bool = False,
-                 return_aux: bool = False) -> None:
+                 recompute_mlp: bool = False, return_aux: bool = False) -> None:
         super().__init__()
         check_in_channels(in_channels)
         if q_act not in Q_ACT_CHOICES:
@@ -93,6 +95,9 @@ class ECENetHead(nn.Cell):
         self.laterals = nn.CellList([conv2d(c, channels, 1, bias=False) for c in in_channels])
         self.transfer = nn.CellList([SemanticsAttention(channels, num_heads, mlp_ratio, q_act == "release")
                                      for _ in range(3)])
+        if recompute_mlp:
+            for layer in self.transfer:
+                layer.mlp.recompute()
         fused = channels * 4 if all_levels else channels
         self.proj = ConvModule(fused, channels, 3, padding=1, sync_bn=sync_bn)
         if all_levels and ghost_up:
