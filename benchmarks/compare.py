@@ -457,8 +457,9 @@ def machine_lines(data: Dict[str, Any]) -> List[str]:
              f"(PyTorch `--threads` the same), one mode per process, each MindSpore run followed by the PyTorch "
              f"run of the same case. Times are median steps, memory is peak RSS, ratios use the medians.", ""]
     for run in runs:
-        lines.append(f"- run {run['started_utc']} to {run.get('finished_utc', '?')} UTC, 1-minute load average "
-                     f"{run.get('load_before')} before and {run.get('load_after', '?')} after")
+        start, end = (run.get(key, "?").replace("T", " ").rstrip("Z") for key in ("started_utc", "finished_utc"))
+        lines.append(f"- run {start} to {end} UTC, 1-minute load average {run.get('load_before')} before and "
+                     f"{run.get('load_after', '?')} after")
     return lines
 
 
@@ -514,6 +515,7 @@ def plot_grid(data: Dict[str, Any], grid: Grid, path: str) -> None:
                          "(benchmarks/requirements.txt)") from err
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    from matplotlib import ticker  # pylint: disable=import-outside-toplevel
     fig, axes = plt.subplots(2, len(grid.axes), figsize=(5 * len(grid.axes), 8), squeeze=False)
     styles = {"mindspore": ("tab:red", "o"), "pytorch": ("tab:blue", "s")}
     for col, (axis, values) in enumerate(grid.axes):
@@ -531,6 +533,9 @@ def plot_grid(data: Dict[str, Any], grid: Grid, path: str) -> None:
             axes[row][col].set_ylabel(ylabel)
             axes[row][col].grid(True, alpha=0.3)
         axes[0][col].set_yscale("log")
+        axes[0][col].yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes[0][col].yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axes[0][col].yaxis.set_minor_formatter(ticker.NullFormatter())
         axes[1][col].set_ylim(bottom=0)
     base = ", ".join(f"{AXIS_TITLES[k].split(' (')[0]} {v}" for k, v in grid.base)
     name = MODEL_NAMES.get(grid.config, grid.config)
@@ -564,6 +569,13 @@ def problems(data: Dict[str, Any], cases: List[Case]) -> Tuple[List[str], List[s
     return found["failed"], found["skipped"]
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that the benchmark process running then is killed with this one."""
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(f"error: stopped by signal {signum}; the cases measured before are in --results")
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the selected cases (unless ``--report_only``), rewrite the tables and the plot, print JSON last."""
     args = parse_args(argv)
@@ -576,6 +588,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cases = [case for case in cases if args.only in case.label]
             if not cases:
                 raise SystemExit(f"error: --only {args.only!r} matches no case of the suite {args.suite}")
+        stop_on_sigterm()
         run_suite(args, cases, data)
     rewrite_readme(args.readme, report_markdown(data))
     grid = plotted_grid(data)
