@@ -284,7 +284,8 @@ def bench_command(framework: str, case: Case, python: str, threads: int) -> List
 
 
 def bench_env(threads: int) -> Dict[str, str]:
-    """Environment of a benchmark process: the thread count, oneDNN capped at AVX2, the project on the path."""
+    """Environment of both benchmark processes: the thread count, oneDNN capped at AVX2 (unless set otherwise,
+    as ``scripts/env.sh`` does for both), the project on the path."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
     env.setdefault("GLOG_v", "3")
@@ -357,16 +358,16 @@ def machine_info() -> Dict[str, Any]:
         return None
     memory = first_value("/proc/meminfo", "MemTotal")
     return {"cpu": first_value("/proc/cpuinfo", "model name"), "cores": os.cpu_count(),
-            "ram_gb": round(int(memory.split()[0]) * 1024 / 1e9, 1) if memory else None}
+            "ram_gib": round(int(memory.split()[0]) / 2 ** 20, 1) if memory else None}
 
 
 def run_suite(args: argparse.Namespace, cases: List[Case], data: Dict[str, Any]) -> None:
     """Run every case (MindSpore then PyTorch), saving the results after each one."""
     run_id = utc_now()
-    run = {**machine_info(), "started_utc": run_id, "load_before": round(os.getloadavg()[0], 2),
-           "argv": sys.argv[1:]}
-    data["runs"][run_id] = run
     env = bench_env(args.threads)
+    run = {**machine_info(), "started_utc": run_id, "load_before": round(os.getloadavg()[0], 2),
+           "argv": sys.argv[1:], "onednn_max_cpu_isa": env["ONEDNN_MAX_CPU_ISA"]}
+    data["runs"][run_id] = run
     pythons = {"mindspore": args.ms_python, "pytorch": args.torch_python}
     for index, case in enumerate(cases, 1):
         if args.resume and is_done(data["cases"].get(case.key), case, args.threads):
@@ -452,9 +453,11 @@ def machine_lines(data: Dict[str, Any]) -> List[str]:
     found = versions(entries)
     software = ", ".join(f"{FRAMEWORK_NAMES[fw]} {found[fw]}" for fw in FRAMEWORKS if fw in found)
     threads = sorted({entry["case"]["threads"] for entry in entries})
-    lines = [f"Machine: {last.get('cpu')}, {last.get('cores')} logical cores, {last.get('ram_gb')} GB RAM; "
-             f"{software or 'versions not recorded'}; OMP_NUM_THREADS={'/'.join(map(str, threads))} for both "
-             f"(PyTorch `--threads` the same), one mode per process, each MindSpore run followed by the PyTorch "
+    isa = sorted({run.get("onednn_max_cpu_isa", "?") for run in runs})
+    lines = [f"Machine: {last.get('cpu')}, {last.get('cores')} logical cores, {last.get('ram_gib')} GiB RAM; "
+             f"{software or 'versions not recorded'}; OMP_NUM_THREADS={'/'.join(map(str, threads))} and "
+             f"ONEDNN_MAX_CPU_ISA={'/'.join(isa)} for both (PyTorch `--threads` the same), one mode per process, "
+             f"each MindSpore run followed by the PyTorch "
              f"run of the same case. Times are median steps, memory is peak RSS, ratios use the medians.", ""]
     for run in runs:
         start, end = (run.get(key, "?").replace("T", " ").rstrip("Z") for key in ("started_utc", "finished_utc"))

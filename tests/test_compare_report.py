@@ -34,7 +34,7 @@ import json, os, sys
 args = sys.argv[2:]
 value = {{k[2:]: v for k, v in zip(args[::2], args[1::2])}}
 with open(os.environ["FAKE_BENCH_LOG"], "a") as log:
-    log.write(os.path.basename(sys.argv[0]) + " " + " ".join(args) + "\\n")
+    log.write(os.path.basename(sys.argv[0]) + " " + " ".join(args) + " OMP=" + os.environ["OMP_NUM_THREADS"] + "\\n")
 if value["batch"] == "{{fail_batch}}":
     sys.exit("RuntimeError: out of kernels")
 timing = {{"step_median_s": 0.5 * int(value["batch"]), "peak_rss_gb": float(value["batch"]), "compile_s": 9.0}}
@@ -162,6 +162,7 @@ def test_results_are_saved_after_every_case_and_resume_skips_measured_ones(fake,
     args = compare.parse_args(fake["argv"] + ["--resume", "--threads", "1"])  # other settings: measured again
     compare.run_suite(args, cases, compare.load_results(args.results))
     assert len(calls(fake["log"])) == 6
+    assert all(line.endswith("OMP=1") for line in calls(fake["log"]))
     assert all("--threads 1" in line for line in calls(fake["log"]) if line.startswith("pt_python"))
 
 
