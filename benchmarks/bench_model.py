@@ -140,7 +140,8 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     num_classes = model.decode_head.num_classes
     rng = np.random.default_rng(0)
     img = ms.Tensor(rng.standard_normal((args.batch, 3, size, size)).astype(np.float32))
-    result: Dict[str, Any] = {"config": args.config, "device": args.device_target, "batch": args.batch, "size": size,
+    result: Dict[str, Any] = {"framework": "mindspore", "mindspore_version": ms.__version__,
+                              "config": args.config, "device": args.device_target, "batch": args.batch, "size": size,
                               "steps": args.steps, "warmup": args.warmup,
                               "recompute": cfg.model.backbone.get("recompute") or False,
                               "amp_level": cfg.train.get("amp_level", "O0")}

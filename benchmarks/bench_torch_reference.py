@@ -36,7 +36,7 @@ inference forward pass (``model.eval()``, ``torch.no_grad()``, logits resized to
 configured, AdamW step with the config's parameter groups and schedule). ``peak_rss_gb`` is the
 process's peak resident memory once the mode has run (cumulative, as in ``bench_model.py``: run
 one mode per process to separate them). The last line printed is one JSON object with the field
-names of ``bench_model.py`` plus ``framework``, ``torch_version``, ``threads`` and ``parity``.
+names of ``bench_model.py`` plus ``torch_version``, ``threads`` and ``parity``.
 """
 import argparse
 import json
