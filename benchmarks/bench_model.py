@@ -133,8 +133,7 @@ def run(args: argparse.Namespace, overrides: Dict[str, Any]) -> Dict[str, Any]:
     cfg = load_config(args.config, overrides)
     size = int(args.size or cfg.data.crop_size[0])
     ctx = init_context(args.device_target, distributed=False, device_id=args.device_id)
-    cache = enable_compile_cache(args.compile_cache, {"config": cfg, "device_target": ctx.device_target,
-                                                      "group_size": 1, "batch": args.batch})
+    cache = enable_compile_cache(args.compile_cache, cfg, {"device_target": ctx.device_target, "batch": args.batch})
     seed_everything(int(cfg.train.get("seed", 1)))
     model = build_model(cfg.model)
     num_classes = model.decode_head.num_classes

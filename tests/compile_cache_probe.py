@@ -43,7 +43,7 @@ def main() -> None:
     """Run the probe for each size; sums go to stdout as JSON."""
     root, channels, sizes = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")]
     ms.set_context(mode=ms.GRAPH_MODE)
-    cache = enable_compile_cache(root, {"channels": channels})
+    cache = enable_compile_cache(root, {"model": {"channels": channels}})
     net = Probe(channels)
     sums = {}
     for size in sizes:

@@ -93,8 +93,7 @@ def fixture_overfit_run(subprocess_env, tmp_path_factory):
     iterations 60 and 120."""
     data = build_demo_mindrecords(str(tmp_path_factory.mktemp("four")), num_train=4, num_val=1, size=48)
     out_dir = str(tmp_path_factory.mktemp("overfit"))
-    # Other shapes and schedule than the reference run; MindSpore's compile cache does not notice.
-    env = dict(subprocess_env, MS_COMPILER_CACHE_PATH=str(tmp_path_factory.mktemp("overfit_cache")))
+    env = subprocess_env
     args = _args(dict(data, val=data["train"]), out_dir,
                  "--data.crop_size", "[48,48]", "--data.img_scale", "[48,48]", "--data.ratio_range", "[1.0,1.0]",
                  "--data.flip_prob", "0", "--data.photometric", "false", "--optimizer.lr", "5.0e-3",
@@ -183,8 +182,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(reference_run, demo_dat
                                                                          "iter_12.ckpt")).items()}
     args = _args(demo_data, out_dir, "--train.resume", "auto", "--loss.ce_weight", ".nan")
     args[args.index("--train.max_iters") + 1] = str(MAX_ITERS + 4)
-    # A longer schedule changes the optimizer's graph; MindSpore's compile cache does not notice.
-    env = dict(subprocess_env, MS_COMPILER_CACHE_PATH=str(tmp_path / "ms_cache"))
+    env = subprocess_env
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 1
     assert f"non-finite loss at iteration {MAX_ITERS + 1}" in proc.stderr
@@ -213,8 +211,7 @@ def test_corrupt_shard_stops_clearly_and_resume_continues_once_fixed(reference_r
         f.write(intact[:len(intact) // 2])
     args = _args(data, out_dir, "--train.resume", "auto")
     args[args.index("--train.max_iters") + 1] = str(MAX_ITERS + 4)
-    # A longer schedule changes the optimizer's graph; MindSpore's compile cache does not notice.
-    env = dict(subprocess_env, MS_COMPILER_CACHE_PATH=str(tmp_path / "ms_cache"))
+    env = subprocess_env
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 1
     error = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]

@@ -71,6 +71,11 @@ class TrainStep(nn.Cell):
         self.weights = optimizer.parameters
         self.grad_clip = grad_clip
         self.loss_scaler = loss_scaler
+        if loss_scaler is not None:
+            # Registered on the cell, the scaler's state is an input of the graph: a graph loaded from
+            # the compile cache then reads the live (e.g. resumed) scale, not the one it was saved with.
+            self.loss_scale_value = loss_scaler.scale_value
+            self.loss_scale_counter = loss_scaler.counter
         self.grad_fn = ops.GradOperation(get_by_list=True, sens_param=True)
         self.reducer = nn.DistributedGradReducer(self.weights, mean=True) if distributed else nn.Identity()
 

@@ -72,8 +72,8 @@ def setup_compile_cache(option: str, output_dir: Optional[str], cfg: Config,
     elif option == "auto":
         root = os.environ.get("MS_COMPILER_CACHE_PATH") or (
             os.path.join(output_dir, "compile_cache") if output_dir else None)
-    settings = {"config": cfg, "device_target": ctx.device_target, "group_size": ctx.group_size}
-    return enable_compile_cache(root, settings, rank=ctx.rank)
+    return enable_compile_cache(root, cfg, {"device_target": ctx.device_target, "group_size": ctx.group_size},
+                                rank=ctx.rank)
 
 
 def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Config]:

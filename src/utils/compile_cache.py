@@ -58,16 +58,19 @@ def _without(settings: Mapping[str, Any], dotted_keys: Sequence[str]) -> Dict[st
 
 
 class CompileCache:
-    """Bookkeeping of one process's cache folder: ``folder/rank<r>`` keyed by the settings' digest.
+    """Bookkeeping of one process's cache folder: ``root/<key>/rank<r>``, the key a digest of the config.
 
     Args:
         root: parent folder of the caches (created).
-        settings: what the graphs depend on besides their inputs (the config, device, group size).
+        config: the run's config (nested mapping); ``GRAPH_NEUTRAL_KEYS`` are left out of the key.
+        context: anything else the graphs depend on besides their inputs (device, group size).
         rank: data-parallel rank (each rank has its own files).
     """
 
-    def __init__(self, root: str, settings: Mapping[str, Any], rank: int = 0) -> None:
-        key = _digest({"settings": _without(settings, GRAPH_NEUTRAL_KEYS), "mindspore": ms.__version__})[:16]
+    def __init__(self, root: str, config: Mapping[str, Any], context: Optional[Mapping[str, Any]] = None,
+                 rank: int = 0) -> None:
+        key = _digest({"config": _without(config, GRAPH_NEUTRAL_KEYS), "context": dict(context or {}),
+                       "mindspore": ms.__version__})[:16]
         self.folder = os.path.join(os.path.abspath(root), key, f"rank{rank}")
         os.makedirs(self.folder, exist_ok=True)
         self.manifest_path = os.path.join(self.folder, MANIFEST)
@@ -135,7 +138,8 @@ class CompileCache:
 _ACTIVE: Optional[CompileCache] = None
 
 
-def enable_compile_cache(root: Optional[str], settings: Mapping[str, Any], rank: int = 0) -> Optional[CompileCache]:
+def enable_compile_cache(root: Optional[str], config: Mapping[str, Any], context: Optional[Mapping[str, Any]] = None,
+                         rank: int = 0) -> Optional[CompileCache]:
     """Use a compile cache under ``root`` for this process (None: no cache). Call before the first compilation.
 
     MindSpore's own switch (``MS_COMPILER_CACHE_ENABLE``) is overridden either way: the unkeyed
@@ -145,7 +149,7 @@ def enable_compile_cache(root: Optional[str], settings: Mapping[str, Any], rank:
     ms.set_context(enable_compile_cache=False)
     _ACTIVE = None
     if root:
-        _ACTIVE = CompileCache(root, settings, rank)
+        _ACTIVE = CompileCache(root, config, context, rank)
         ms.set_context(compile_cache_path=_ACTIVE.folder)
     return _ACTIVE
 
