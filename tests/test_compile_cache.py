@@ -60,7 +60,8 @@ def test_cache_reused_and_never_wrong(subprocess_env, tmp_path):
 
 def _train(env: dict, data: dict, out_dir: str, *extra: str) -> subprocess.CompletedProcess:
     """Two iterations of the demo model (48x48 crops, no dropout), cache in the default place."""
-    args = [sys.executable, os.path.join(ROOT, "train.py"), "--config", os.path.join(ROOT, "config", "ecenet_demo.yaml"),
+    config = os.path.join(ROOT, "config", "ecenet_demo.yaml")
+    args = [sys.executable, os.path.join(ROOT, "train.py"), "--config", config,
             "--data.train_file", data["train"], "--data.val_file", data["val"], "--data.crop_size", "[48,48]",
             "--data.img_scale", "[64,64]", "--data.batch_size", "2", "--data.num_workers", "1",
             "--model.backbone.drop_path_rate", "0.0", "--model.decode_head.dropout_ratio", "0.0",
