@@ -48,12 +48,15 @@ class ECENetSegmentor(nn.Module):
 def build_model(model_cfg: Mapping[str, Any]) -> ECENetSegmentor:
     """Build the segmentor from ``model.backbone`` (a Swin) and ``model.decode_head``.
 
-    ``model.sync_bn``, ``model.pretrained`` and ``model.backbone.recompute`` are ignored: the reference
-    runs on one CPU process and is benchmarked from random weights, without activation recomputation.
+    ``model.sync_bn``, ``model.pretrained`` and the recomputation keys (``model.backbone.recompute``,
+    ``recompute_stages``, ``model.decode_head.recompute_mlp``) are ignored: the reference runs on one
+    CPU process and is benchmarked from random weights, without activation recomputation.
     """
     backbone_cfg = dict(model_cfg["backbone"])
     backbone_cfg.pop("recompute", None)
+    backbone_cfg.pop("recompute_stages", None)
     head_cfg = dict(model_cfg["decode_head"])
+    head_cfg.pop("recompute_mlp", None)
     unknown = set(head_cfg) - set(HEAD_KEYS) - {"in_channels"}
     if unknown:
         raise ValueError(f"model.decode_head: unknown keys {sorted(unknown)} (known: {', '.join(HEAD_KEYS)})")

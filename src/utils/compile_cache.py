@@ -98,7 +98,8 @@ class CompileCache:
         """Digest of what one compilation depends on besides the config: network, inputs, parameters."""
         shapes = [(tuple(x.shape), str(x.dtype)) if isinstance(x, ms.Tensor) else repr(x) for x in inputs]
         params = [(p.name, tuple(p.shape), str(p.dtype)) for p in cell.get_parameters()]
-        return _digest({"tag": tag, "cell": type(cell).__name__, "inputs": shapes, "params": params})
+        return _digest({"tag": tag, "cell": type(cell).__name__, "training": bool(cell.training), "inputs": shapes,
+                        "params": params})
 
     @contextmanager
     def scope(self, cell: nn.Cell, inputs: Sequence[Any], tag: str) -> Iterator[None]:
