@@ -62,7 +62,7 @@ def parse_args():
     parser.add_argument("--save_pred", default=None,
                         help="write one label PNG per image (dataset label ids, source image stem) here")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
-    add_compile_cache_option(parser, "the folder of --json or --save_pred")
+    add_compile_cache_option(parser, "the folder holding --json (else --save_pred)")
     args, cfg = parse_cli(parser)
     if args.dataset_type is not None:
         cfg.data.dataset = args.dataset_type
@@ -76,7 +76,8 @@ def main() -> int:
     args, cfg = parse_args()
     check_eval_source(cfg, args.data, split=args.split)
     ctx = init_context(args.device_target, device_id=args.device_id)  # sharded when launched by msrun
-    output_dir = args.save_pred or (os.path.dirname(os.path.abspath(args.json)) if args.json else None)
+    output = args.json or args.save_pred  # the cache goes beside the metrics file or the prediction folder
+    output_dir = os.path.dirname(os.path.abspath(output)) if output else None
     setup_compile_cache(args.compile_cache, output_dir, cfg, ctx)
     net = load_network(cfg, args.checkpoint)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,

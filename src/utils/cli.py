@@ -59,7 +59,7 @@ def add_compile_cache_option(parser: argparse.ArgumentParser, output: str) -> No
     """``--compile_cache auto|none|DIR``; ``output`` names the folder that ``auto`` uses."""
     parser.add_argument("--compile_cache", default="auto", metavar="auto|none|DIR",
                         help="graph compile cache, safe across configs and shapes (src/utils/compile_cache.py); "
-                             f"auto: $MS_COMPILER_CACHE_PATH if set, else {output}/compile_cache; none: off "
+                             f"auto: $MS_COMPILER_CACHE_PATH if set, else compile_cache/ in {output}; none: off "
                              "(default auto)")
 
 
