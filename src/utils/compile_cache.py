@@ -26,6 +26,8 @@ shapes and dtypes, parameters, config) or save a new one at the next free number
 beside MindSpore's files records the signature of every number. A compilation that does not fit
 runs uncached and uses no number. Source changes are still caught by MindSpore's own check.
 """
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -160,11 +162,27 @@ def active_compile_cache() -> Optional[CompileCache]:
     return _ACTIVE
 
 
+def release_free_heap() -> None:
+    """Hand the heap memory freed so far back to the operating system (glibc ``malloc_trim``; no-op elsewhere).
+
+    Graph compilation frees much of what it allocates, but glibc keeps the pages: Swin-T inference at
+    512x512, compiled without the cache, kept 0.21 GB that ``malloc_trim`` returns.
+    """
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def compile_scope(cell: nn.Cell, inputs: Sequence[Any], tag: str) -> Iterator[None]:
-    """Wrap a call of ``cell`` that may compile (no-op without an enabled cache)."""
+    """Wrap a call of ``cell`` that may compile: through the compile cache when one is enabled; the
+    heap the compilation freed is returned to the system."""
+    before = len(cell.compile_cache)
     if _ACTIVE is None:
         yield
-        return
-    with _ACTIVE.scope(cell, inputs, tag):
-        yield
+    else:
+        with _ACTIVE.scope(cell, inputs, tag):
+            yield
+    if len(cell.compile_cache) > before:
+        release_free_heap()
