@@ -14,7 +14,8 @@
 # limitations under the License.
 # ============================================================================
 # Sourced by the other scripts: creates (or reuses) the virtual environment .venv from
-# requirements.txt, activates it and sets the process environment MindSpore needs on CPU.
+# requirements.txt and the extras requirements-deploy.txt (ONNX) and requirements-plot.txt (plots),
+# activates it and sets the process environment MindSpore needs on CPU.
 # Set ECENET_VENV to use another location, or ECENET_NO_VENV=1 to use the current Python.
 
 PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,16 +24,17 @@ export PROJECT_ROOT
 if [ "${ECENET_NO_VENV:-0}" != "1" ]; then
     VENV_DIR="${ECENET_VENV:-$PROJECT_ROOT/.venv}"
     STAMP="$VENV_DIR/.requirements.sha256"
-    WANT="$(sha256sum "$PROJECT_ROOT/requirements.txt" | cut -d' ' -f1)"
+    REQUIREMENTS=(requirements.txt requirements-deploy.txt requirements-plot.txt)
+    WANT="$(cd "$PROJECT_ROOT" && cat "${REQUIREMENTS[@]}" | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$VENV_DIR/bin/python" ]; then
         echo "[env] creating virtual environment $VENV_DIR"
         python3 -m venv "$VENV_DIR" || { echo "[env] error: python3 -m venv failed" >&2; return 1; }
     fi
     if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-        echo "[env] installing requirements.txt into $VENV_DIR (first run takes a few minutes)"
+        echo "[env] installing ${REQUIREMENTS[*]} into $VENV_DIR (first run takes a few minutes)"
         "$VENV_DIR/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1
-        "$VENV_DIR/bin/python" -m pip install -q -r "$PROJECT_ROOT/requirements.txt" \
-            || { echo "[env] error: pip install -r requirements.txt failed" >&2; return 1; }
+        (cd "$PROJECT_ROOT" && "$VENV_DIR/bin/python" -m pip install -q "${REQUIREMENTS[@]/#/-r}") \
+            || { echo "[env] error: pip install -r ${REQUIREMENTS[*]} failed" >&2; return 1; }
         echo "$WANT" > "$STAMP"
     fi
     # shellcheck disable=SC1091
