@@ -18,9 +18,12 @@
     python eval.py --config CFG --checkpoint CKPT --data data/ADEChallengeData2016 --split val \
         --json results.json --save_pred preds/
     python eval.py --config CFG --checkpoint CKPT --aug_test          # scales test.aug_scales + flip
+    python eval.py --config CFG --onnx ecenet.onnx                   # the exported model in ONNX Runtime
     bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device_target Ascend   # msrun, 8 ranks
 
-The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
+The model is a checkpoint, or an exported MINDIR (``--mindir``) or ONNX file (``--onnx``, run by ONNX
+Runtime): an exported model has a fixed input size and runs sliding windows of that size, as in
+``infer.py``. The data is ``--data`` (a MindRecord file or a dataset folder of ``data.dataset``'s layout) or
 ``data.val_file``. Labels are compared at their original resolution. A dataset folder is checked
 before anything else runs: an image without a label (or the reverse), a label whose size or values
 do not fit, or an unreadable file is listed as ``bad PATH: REASON`` and the run stops with an error
@@ -41,8 +44,10 @@ from src.config import Config  # noqa: E402
 from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
-from src.utils.cli import (add_compile_cache_option, load_network, make_parser, parse_cli, run_main,  # noqa: E402
-                           setup_compile_cache)
+from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
+from src.inference.exported import load_exported_model  # noqa: E402
+from src.utils.cli import (add_compile_cache_option, add_model_options, load_network, make_parser,  # noqa: E402
+                           parse_cli, run_main, setup_compile_cache)
 from src.utils.context import init_context  # noqa: E402
 # pylint: enable=wrong-import-position
 
@@ -50,7 +55,7 @@ from src.utils.context import init_context  # noqa: E402
 def parse_args():
     """Options and the config with its overrides."""
     parser = make_parser(__doc__.split("\n", 1)[0])
-    parser.add_argument("--checkpoint", required=True, help="model weights (.ckpt native, or official .pth/.ckpt)")
+    add_model_options(parser)
     parser.add_argument("--data", default=None, help="MindRecord file or dataset folder [data.val_file]")
     parser.add_argument("--dataset_type", choices=DATASET_TYPES, default=None,
                         help="layout of a --data folder [data.dataset]")
@@ -67,8 +72,20 @@ def parse_args():
     if args.dataset_type is not None:
         cfg.data.dataset = args.dataset_type
     if args.mode is not None:
+        if args.checkpoint is None and args.mode == "whole":
+            raise ExportError("--mode whole needs --checkpoint: an exported model has a fixed input size (slide only)")
         cfg.setdefault("test", Config())["mode"] = args.mode
     return args, cfg
+
+
+def load_model(args, cfg: Config):
+    """(network, fixed_input): the checkpoint's network, or an exported model whose fixed input size
+    becomes the sliding window of ``cfg.test``."""
+    if args.checkpoint:
+        return load_network(cfg, args.checkpoint), False
+    model, shape = load_exported_model(args.mindir, args.onnx, args.onnx_provider)
+    cfg.setdefault("test", Config()).update(fixed_input_settings(shape, cfg.test))
+    return model, True
 
 
 def main() -> int:
@@ -79,10 +96,10 @@ def main() -> int:
     output = args.json or args.save_pred  # the cache goes beside the metrics file or the prediction folder
     output_dir = os.path.dirname(os.path.abspath(output)) if output else None
     setup_compile_cache(args.compile_cache, output_dir, cfg, ctx)
-    net = load_network(cfg, args.checkpoint)
+    net, fixed_input = load_model(args, cfg)
     metric = evaluate_dataset(net, cfg, args.data, split=args.split, aug_test=args.aug_test,
                               save_dir=args.save_pred, progress=not args.no_progress and ctx.is_main,
-                              rank=ctx.rank, group_size=ctx.group_size)
+                              rank=ctx.rank, group_size=ctx.group_size, fixed_input=fixed_input)
     if not ctx.is_main:
         return 0
     source = args.data or cfg.data.val_file
@@ -91,7 +108,8 @@ def main() -> int:
     print(f"evaluated {metric.num_images} images of {source} ({mode}){ranks}")
     print(metric.format_table())
     if args.json:
-        write_metrics_json(args.json, metric, config=args.config, checkpoint=args.checkpoint, data=source,
+        write_metrics_json(args.json, metric, config=args.config, checkpoint=args.checkpoint,
+                           exported_model=args.mindir or args.onnx, data=source,
                            mode=cfg.test.get("mode", "whole"), aug_test=args.aug_test)
         print(f"metrics written to {args.json}")
     if args.save_pred:
@@ -100,4 +118,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, extra_errors=(ExportError,)))

@@ -12,10 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""Segment images with an ECENet checkpoint or an exported MINDIR and write colour masks and overlays.
+"""Segment images with an ECENet checkpoint or an exported MINDIR / ONNX file and write colour masks and overlays.
 
     python infer.py --config CFG --checkpoint CKPT --input photo.jpg --output out/
     python infer.py --config CFG --mindir ecenet.mindir --input images/ --output out/
+    python infer.py --config CFG --onnx ecenet.onnx --input images/ --output out/    # ONNX Runtime
 
 Per image (any size): keep-ratio resize to ``test.img_scale`` and normalisation on the host; inference,
 logits resized to the original size, softmax and argmax on the device (``src/inference``).
@@ -24,8 +25,9 @@ Outputs in ``--output``: ``<stem>_mask.png`` (palette colours of ``data.dataset`
 ``<stem>_pred.png`` (label ids in the dataset's annotation space, i.e. class + 1 for
 reduce_zero_label datasets such as ADE20K).
 
-A checkpoint runs ``test.mode`` (or ``--mode``). A MINDIR has a fixed input size, so it always
-runs sliding windows of that size (images smaller than it are zero-padded, unlike mmseg).
+A checkpoint runs ``test.mode`` (or ``--mode``). A MINDIR or ONNX file has a fixed input size, so it
+always runs sliding windows of that size (images smaller than it are zero-padded, unlike mmseg); the
+host pre-processing and the device-side softmax/argmax are the same for all three.
 
 Every file of an input folder is read; grey, 16-bit, RGBA, CMYK and palette images are converted
 as the training data is. Files that are not readable images are reported as ``skip PATH: REASON``
@@ -44,10 +46,11 @@ from src.data.datasets import class_names, dataset_info  # noqa: E402
 from src.data.image_inputs import ImageInputs  # noqa: E402
 from src.inference import build_inference  # noqa: E402
 from src.inference.evaluation import predict_image, write_prediction_outputs  # noqa: E402
-from src.inference.export import ExportError, load_mindir, mindir_input_shape, mindir_window_settings  # noqa: E402
+from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
+from src.inference.exported import load_exported_model  # noqa: E402
 from src.inference.visualization import get_palette  # noqa: E402
-from src.utils.cli import (add_compile_cache_option, load_network, make_parser, parse_cli, run_main,  # noqa: E402
-                           setup_compile_cache)
+from src.utils.cli import (add_compile_cache_option, add_model_options, load_network, make_parser,  # noqa: E402
+                           parse_cli, run_main, setup_compile_cache)
 from src.utils.context import init_context  # noqa: E402
 # pylint: enable=wrong-import-position
 
@@ -57,9 +60,7 @@ def parse_args():
     parser = make_parser(__doc__.split("\n", 1)[0], epilog="Files of --input that are not readable images are "
                          "reported (skip PATH: REASON) and left out.\nExit status: 0 all inputs written, 1 an input "
                          "was skipped or an error occurred.")
-    weights = parser.add_mutually_exclusive_group(required=True)
-    weights.add_argument("--checkpoint", help="model weights (.ckpt native, or official .pth/.ckpt)")
-    weights.add_argument("--mindir", help="exported MINDIR file (export.py)")
+    add_model_options(parser)
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--mode", choices=("whole", "slide"), default=None,
@@ -79,11 +80,12 @@ def main() -> int:
     test_cfg = dict(cfg.get("test") or {})
     ctx = init_context(args.device_target, distributed=False, device_id=args.device_id)
     setup_compile_cache(args.compile_cache, args.output, cfg, ctx)
-    if args.mindir:
+    if args.mindir or args.onnx:
         if args.mode == "whole":
-            raise ExportError("--mode whole needs --checkpoint: a MINDIR has a fixed input size (slide only)")
-        test_cfg.update(mindir_window_settings(mindir_input_shape(args.mindir), test_cfg))
-        inference = build_inference(load_mindir(args.mindir), num_classes, test_cfg, fixed_input=True)
+            raise ExportError("--mode whole needs --checkpoint: an exported model has a fixed input size (slide only)")
+        model, shape = load_exported_model(args.mindir, args.onnx, args.onnx_provider)
+        test_cfg.update(fixed_input_settings(shape, test_cfg))
+        inference = build_inference(model, num_classes, test_cfg, fixed_input=True)
     else:
         if args.mode is not None:
             test_cfg["mode"] = args.mode

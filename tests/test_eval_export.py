@@ -42,7 +42,7 @@ from src.inference import build_inference
 from src.inference.evaluation import (AugTest, evaluate, evaluate_dataset, predict_image, prediction_saver,
                                       to_label_ids)
 from src.inference.export import (ExportError, check_export_format, export_model, mindir_input_shape,
-                                  mindir_window_settings, unsupported_onnx_operator, verify_mindir)
+                                  fixed_input_settings, unsupported_onnx_operator, verify_mindir)
 from src.inference.metrics import SUMMARY_KEYS, SegmentationMetric
 from src.inference.visualization import get_palette
 
@@ -196,7 +196,7 @@ def test_infer_cli_with_mindir(model, mindir, subprocess_env, tmp_path):
     proc = _run("infer.py", "--mindir", mindir, "--input", str(in_dir), "--output", str(out_dir), env=subprocess_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     palette = get_palette("demo", NUM_CLASSES)
-    test_cfg = {**model.cfg.test, **mindir_window_settings((1, 3, SIZE, SIZE), model.cfg.test)}
+    test_cfg = {**model.cfg.test, **fixed_input_settings((1, 3, SIZE, SIZE), model.cfg.test)}
     for path in input_files(str(in_dir)):
         stem = os.path.splitext(os.path.basename(path))[0]
         written = [str(out_dir / f"{stem}_{kind}.png") for kind in ("mask", "overlay", "pred")]
@@ -263,3 +263,56 @@ def test_eval_refuses_a_broken_folder_before_any_work(model, subprocess_env, tmp
                                              f"error: {image}: image has no label file (1 unusable files in {root}, "
                                              "listed above; fix or remove them)"]
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.fixture(scope="module", name="onnx_file")
+def fixture_onnx_file(model, subprocess_env, tmp_path_factory):
+    """export.py --format ONNX --verify of the checkpoint (1x3x64x64); the file and the command's output."""
+    out = tmp_path_factory.mktemp("onnx") / "tiny"
+    proc = _run("export.py", "--checkpoint", model.ckpt, "--output", str(out), "--format", "ONNX", "--verify",
+                env=subprocess_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return SimpleNamespace(path=str(out) + ".onnx", proc=proc)
+
+
+def test_export_cli_writes_and_verifies_onnx(onnx_file):
+    out = onnx_file.proc.stdout
+    assert f"exported ONNX with input (1, 3, {SIZE}, {SIZE}) to {onnx_file.path}" in out
+    assert "ONNX Runtime vs checkpoint model: max abs logit diff" in out and "argmax agreement" in out
+
+
+def test_eval_cli_with_onnx_gives_the_checkpoint_predictions(model, onnx_file, eval_run, demo_data, subprocess_env,
+                                                            tmp_path):
+    proc = _run("eval.py", "--onnx", onnx_file.path, "--data", demo_data["val"], "--json", str(tmp_path / "m.json"),
+                "--save_pred", str(tmp_path / "pred"), env=subprocess_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    differing = 0
+    for name in sorted(os.listdir(eval_run.pred_dir)):
+        ours = np.array(Image.open(tmp_path / "pred" / name))
+        theirs = np.array(Image.open(os.path.join(eval_run.pred_dir, name)))
+        differing += int((ours != theirs).sum())
+    assert differing == 0, f"{differing} pixels differ from the checkpoint's predictions"
+    with open(tmp_path / "m.json", encoding="utf-8") as f:
+        report = json.load(f)
+    assert report["exported_model"] == onnx_file.path and report["areas"] == eval_run.report["areas"]
+    proc = _run("eval.py", "--onnx", onnx_file.path, "--data", demo_data["val"], "--mode", "whole",
+                env=subprocess_env)
+    assert proc.returncode == 1 and "error: --mode whole needs --checkpoint" in proc.stderr
+
+
+def test_infer_cli_with_onnx_matches_mindir(mindir, onnx_file, subprocess_env, tmp_path):
+    rng = np.random.default_rng(3)
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    cv2.imwrite(str(in_dir / "wide.png"), rng.integers(0, 256, (50, 80, 3), dtype=np.uint8))
+    runs = {}
+    for kind, path in (("onnx", onnx_file.path), ("mindir", mindir)):
+        proc = _run("infer.py", f"--{kind}", path, "--input", str(in_dir), "--output", str(tmp_path / kind),
+                    env=subprocess_env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[kind] = np.array(Image.open(tmp_path / kind / "wide_pred.png"))
+    np.testing.assert_array_equal(runs["onnx"], runs["mindir"])
+    proc = _run("infer.py", "--onnx", onnx_file.path, "--onnx_provider", "tensorrt", "--input", str(in_dir),
+                "--output", str(tmp_path / "trt"), env=subprocess_env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: --onnx_provider tensorrt: TensorrtExecutionProvider")

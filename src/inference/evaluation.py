@@ -72,14 +72,16 @@ def predict_image(inference: SegmentorInference, image_bgr: np.ndarray, img_scal
 
 def evaluate(net: nn.Cell, samples: Iterable[Dict[str, Any]], num_classes: int, test_cfg: Mapping[str, Any],
              class_names: Optional[Sequence[str]] = None, ignore_index: int = 255,
-             on_prediction: Optional[PredictionHook] = None, aug: Optional[AugTest] = None) -> SegmentationMetric:
+             on_prediction: Optional[PredictionHook] = None, aug: Optional[AugTest] = None,
+             fixed_input: bool = False) -> SegmentationMetric:
     """Evaluation of ``net`` (inference mode) over test items (see ``src.data``).
 
     Single scale by default; with ``aug`` the multi-scale + flip test on each item's ``raw`` image
     (items built with ``with_raw=True``). Inference runs on the device (:mod:`src.inference`);
-    ``on_prediction(item, pred)`` is called for every image (saving, progress).
+    ``on_prediction(item, pred)`` is called for every image (saving, progress). ``fixed_input``: ``net``
+    is an exported model of one input shape (see :class:`src.inference.SegmentorInference`).
     """
-    inference = build_inference(net, num_classes, test_cfg)
+    inference = build_inference(net, num_classes, test_cfg, fixed_input=fixed_input)
     metric = SegmentationMetric(num_classes, ignore_index=ignore_index, class_names=class_names)
     for item in samples:
         if aug is None:
@@ -137,7 +139,8 @@ def _call_all(hooks: List[PredictionHook]) -> PredictionHook:
 
 def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str] = None, *, split: str = "val",
                      aug_test: bool = False, save_dir: Optional[str] = None, progress: bool = True,
-                     stream: Optional[TextIO] = None, rank: int = 0, group_size: int = 1) -> SegmentationMetric:
+                     stream: Optional[TextIO] = None, rank: int = 0, group_size: int = 1,
+                     fixed_input: bool = False) -> SegmentationMetric:
     """Evaluate ``net`` on ``source`` [``data.val_file``] (MindRecord file or dataset folder) with the
     config's ``test`` settings; class names and label facts from ``data``.
 
@@ -152,6 +155,7 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
             (:func:`src.data.eval_dataset.shard_indices`) and, with ``group_size > 1``, the areas are
             summed over the ranks (:meth:`SegmentationMetric.all_reduce`, a collective call), so every
             rank returns the metric of the whole data set.
+        fixed_input: ``net`` is an exported model (MINDIR, ONNX) of one input shape.
     """
     data = cfg["data"]
     num_classes = int(cfg["model"]["decode_head"]["num_classes"])
@@ -176,7 +180,7 @@ def evaluate_dataset(net: nn.Cell, cfg: Mapping[str, Any], source: Optional[str]
         metric = evaluate(net, samples, num_classes, cfg.get("test") or {}, names,
                           ignore_index=int(data.get("ignore_index", 255)),
                           on_prediction=_call_all(hooks) if hooks else None,
-                          aug=aug_test_settings(cfg) if aug_test else None)
+                          aug=aug_test_settings(cfg) if aug_test else None, fixed_input=fixed_input)
     finally:
         if progress_bar is not None:
             progress_bar.close()

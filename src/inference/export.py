@@ -20,8 +20,12 @@ inference can sum window logits as mmseg does). The input shape is fixed; a MIND
 with ``mindspore.load`` + ``nn.GraphCell`` and only accepts that shape.
 
 Format support in MindSpore 2.10: MINDIR everywhere; AIR only with the Ascend backend (checked
-before any work); ONNX lacks converters for operators this network needs (bilinear resize,
-adaptive average pooling, exact GELU's Erf), and the failing operator is reported.
+before any work); ONNX (opset 11) through ``mindspore.onnx.export`` with the export formulations
+of :mod:`src.inference.onnx_export` for the operators its exporter lacks; an operator it still
+cannot convert is reported by name.
+
+Exported files have one fixed input shape; :func:`fixed_input_settings` runs them on images of any
+size with sliding windows of that shape (``infer.py`` / ``eval.py`` ``--mindir`` / ``--onnx``).
 """
 import os
 import re
@@ -88,14 +92,19 @@ def export_model(net: nn.Cell, file_name: str, file_format: str = "MINDIR", batc
     dummy = ms.Tensor(np.zeros((batch, 3, int(size[0]), int(size[1])), np.float32))
     base = path[:-len(EXTENSIONS[file_format])]
     try:
-        ms.export(net, dummy, file_name=base, file_format=file_format)
+        if file_format == "ONNX":
+            from src.inference.onnx_export import export_onnx  # pylint: disable=import-outside-toplevel
+            export_onnx(net, path, dummy.shape)
+        else:
+            ms.export(net, dummy, file_name=base, file_format=file_format)
     except (RuntimeError, ValueError, TypeError) as err:
         message = str(err)
         if file_format == "ONNX":
             operator = unsupported_onnx_operator(message)
             if operator is not None:
                 raise ExportError(f"ONNX export failed: MindSpore 2.10 cannot convert the operator '{operator}' "
-                                  "to ONNX; export MINDIR instead") from err
+                                  "to ONNX (no export formulation for it in src/inference/onnx_export.py); "
+                                  "export MINDIR instead") from err
         first = message.strip().splitlines()[0] if message.strip() else type(err).__name__
         raise ExportError(f"{file_format} export failed: {first}") from err
     if not os.path.isfile(path):
@@ -126,15 +135,15 @@ def load_mindir(path: str) -> nn.GraphCell:
     return nn.GraphCell(ms.load(path))
 
 
-def mindir_window_settings(shape: Sequence[int], test_cfg: Mapping[str, Any]) -> Dict[str, Any]:
-    """Test settings for running a fixed-shape MINDIR on images of any size.
+def fixed_input_settings(shape: Sequence[int], test_cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """Test settings for running a fixed-shape exported model (MINDIR or ONNX) on images of any size.
 
-    Sliding windows of the MINDIR's input size (smaller images and border windows are
+    Sliding windows of the file's input size (smaller images and border windows are
     zero-padded to it), ``batch_windows`` = its batch, and a stride of ``test.stride`` capped at
     the window so that every pixel is covered.
     """
     if len(shape) != 4 or min(shape) < 1:
-        raise ExportError(f"a MINDIR with a fixed (N, 3, H, W) input is needed, got {tuple(shape)}")
+        raise ExportError(f"an exported model with a fixed (N, 3, H, W) input is needed, got {tuple(shape)}")
     crop = (int(shape[2]), int(shape[3]))
     stride = tuple(test_cfg.get("stride") or crop)
     return {"mode": "slide", "crop_size": crop, "stride": (min(int(stride[0]), crop[0]), min(int(stride[1]), crop[1])),

@@ -185,7 +185,8 @@ class NetworkRunner:
         stats: counters to update.
         graph_shapes: (h, w) shapes always run compiled (the slide crop).
         max_compiled_shapes: further shapes that may be compiled, each when a second image has it.
-        fixed_input: ``net`` accepts only one input shape (a loaded MINDIR): always run it compiled.
+        fixed_input: ``net`` accepts only one input shape (an exported MINDIR or ONNX file): always run
+            it as it is.
     """
 
     def __init__(self, net: nn.Cell, stats: TransferStats, graph_shapes: Sequence[Tuple[int, int]] = (),
@@ -221,13 +222,12 @@ class NetworkRunner:
             self.stats.pynative_calls += 1
             with pynative_mode():
                 return self.net(batch)
-        before = len(self.net.compile_cache)
-        if self.fixed_input:  # a loaded MINDIR: not a graph of this config
-            out = self.net(batch)
-        else:
-            with compile_scope(self.net, [batch], "inference"):
-                out = self.net(batch)
         self.stats.graph_calls += 1
+        if self.fixed_input:  # an exported model (MINDIR, ONNX): not a graph of this config
+            return self.net(batch)
+        before = len(self.net.compile_cache)
+        with compile_scope(self.net, [batch], "inference"):
+            out = self.net(batch)
         if len(self.net.compile_cache) > before:
             self.stats.compilations += len(self.net.compile_cache) - before
             self.stats.compiled_shapes.add(tuple(batch.shape))
@@ -241,7 +241,7 @@ class SegmentorInference:
         net: segmentor in inference mode: (B, 3, h, w) float32 -> (B, K, h, w) logits at the input size.
         num_classes: K.
         settings: :class:`InferenceSettings`.
-        fixed_input: ``net`` runs only on its one input shape (an exported MINDIR): slide windows
+        fixed_input: ``net`` runs only on its one input shape (an exported MINDIR or ONNX file): slide windows
             of images smaller than the crop are then zero-padded to the crop (mmseg does not pad;
             with a checkpoint this never happens).
     """
@@ -366,6 +366,7 @@ class SegmentorInference:
 
 def build_inference(net: nn.Cell, num_classes: int, test_cfg: Optional[Mapping[str, Any]],
                     fixed_input: bool = False) -> SegmentorInference:
-    """:class:`SegmentorInference` of ``net`` (set to inference mode) with a config's ``test`` section."""
-    net.set_train(False)
+    """:class:`SegmentorInference` of ``net`` (a cell is set to inference mode) with a config's ``test`` section."""
+    if isinstance(net, nn.Cell):
+        net.set_train(False)
     return SegmentorInference(net, num_classes, InferenceSettings.from_config(test_cfg or {}), fixed_input)

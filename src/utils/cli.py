@@ -76,6 +76,19 @@ def setup_compile_cache(option: str, output_dir: Optional[str], cfg: Config,
                                 rank=ctx.rank)
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model to run: ``--checkpoint``, or an exported ``--mindir`` / ``--onnx`` file (one of them), and
+    ``--onnx_provider``."""
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="model weights (.ckpt native, or official .pth/.ckpt)")
+    model.add_argument("--mindir", help="exported MINDIR file (export.py); runs sliding windows of its input size")
+    model.add_argument("--onnx", help="exported ONNX file (export.py --format ONNX), run by ONNX Runtime; sliding "
+                                      "windows of its input size")
+    parser.add_argument("--onnx_provider", choices=("cpu", "cuda", "tensorrt"), default="cpu",
+                        help="ONNX Runtime execution provider for --onnx (default cpu; cuda/tensorrt need an "
+                             "onnxruntime-gpu build)")
+
+
 def parse_cli(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> Tuple[argparse.Namespace, Config]:
     """Parse the declared options, then load ``--config`` with the remaining arguments as overrides."""
     args, rest = parser.parse_known_args(argv)
