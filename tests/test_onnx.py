@@ -18,6 +18,7 @@ exported through MindSpore's exporter and checked in ONNX Runtime against the Mi
 
 The entry points (export.py --format ONNX --verify, eval.py/infer.py --onnx) are in test_eval_export.py.
 """
+import collections
 import math
 import os
 import subprocess
@@ -25,6 +26,7 @@ import sys
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import mindspore as ms
 from mindspore import nn, ops
@@ -81,7 +83,7 @@ def test_erf_is_exported_exactly(tmp_path):
     path = str(tmp_path / "erf.onnx")
     with onnx_formulation(Apply(erf_of)) as cell:
         _onnx_run(cell, grid, path)
-    assert complete_graph(path) == 1
+    assert complete_graph(path) == {"erf": 1, "gelu_div": 0}
     assert [node.op_type for node in onnx.load(path).graph.node] == ["Erf"]
     error = np.abs(OnnxSegmentor(path).run(grid).astype(np.float64) - exact)
     assert error.max() <= 1e-7
@@ -149,11 +151,31 @@ def test_exported_model_matches_mindspore_in_onnx_runtime(case, tmp_path):
     model = onnx.load(path)
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [ONNX_OPSET]
     assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits"]
-    used = {node.op_type for node in model.graph.node}
-    assert "Erf" in used and ERF_PLACEHOLDER not in used and "Resize" not in used
+    used = collections.Counter(node.op_type for node in model.graph.node)
+    assert used["Erf"] > 0 and ERF_PLACEHOLDER not in used and "Resize" not in used
+    assert used["Erf"] == sum(_feeds(model, "Div", "Erf"))  # each GELU in the form ONNX Runtime fuses
     check = verify_onnx(net, path)
     assert check.passed, check.summary()
     assert check.relative <= ONNX_RELATIVE_TOLERANCE and check.argmax_agreement >= 0.999, check.summary()
+
+
+def _feeds(model, producer_type: str, consumer_type: str):
+    """For every ``consumer_type`` node, whether its first input comes from a ``producer_type`` node."""
+    producers = {output: node.op_type for node in model.graph.node for output in node.output}
+    return [producers.get(node.input[0]) == producer_type for node in model.graph.node
+            if node.op_type == consumer_type]
+
+
+def test_onnx_runtime_fuses_gelu_and_layer_norm(tmp_path):
+    cfg = load_config(os.path.join(ROOT, "config", "ecenet_demo.yaml"))
+    path = export_model(build_model(cfg.model), str(tmp_path / "demo"), "ONNX", size=(64, 64))
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    fused = collections.Counter(node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node)
+    exported = collections.Counter(node.op_type for node in onnx.load(path).graph.node)
+    assert fused["Gelu"] == exported["Erf"] > 0 and "Erf" not in fused
+    assert fused["LayerNormalization"] >= 20
 
 
 def test_onnx_errors_are_one_line(tmp_path):

@@ -48,16 +48,19 @@ export special case, and training and evaluation graphs are unchanged.
 """
 import contextlib
 import os
-from typing import Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import mindspore as ms
 from mindspore import mint, nn, ops
 
+from src.models.layers import ChannelLayerNorm
+
 ONNX_OPSET = 11
 # The operator that stands for erf in MindSpore's export (it has a converter; the network never
 # uses it), and the ONNX operator that replaces it in the written file.
 ERF_PLACEHOLDER = "Sin"
+SQRT_HALF = float(np.sqrt(0.5))
 _LOWEST = float(np.finfo(np.float32).min)
 
 
@@ -134,6 +137,31 @@ def _bin_matrices(height: int, width: int, out_h: int, out_w: int) -> Tuple[ms.T
     return ms.Tensor(adaptive_bins(height, out_h)), ms.Tensor(adaptive_bins(width, out_w).T.copy())
 
 
+class DecomposedLayerNorm(nn.Cell):
+    """A LayerNorm over the last axis (its own ``gamma``/``beta`` shared) as ReduceMean, Sub, Pow, ReduceMean,
+    Add, Sqrt, Div, Mul, Add: the decomposition ONNX Runtime fuses into one LayerNormalization kernel.
+
+    ``channel_first``: the normalised axis is 1 of an NCHW map (:class:`ChannelLayerNorm`), transposed to
+    the end and back. Any shape -> the same shape.
+    """
+
+    def __init__(self, layer_norm: nn.LayerNorm, channel_first: bool = False) -> None:
+        super().__init__()
+        self.gamma, self.beta = layer_norm.gamma, layer_norm.beta
+        self.epsilon = float(layer_norm.epsilon)
+        self.channel_first = channel_first
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        if self.channel_first:
+            x = ops.transpose(x, (0, 2, 3, 1))
+        centred = x - x.mean(axis=-1, keep_dims=True)
+        var = ops.pow(centred, 2.0).mean(axis=-1, keep_dims=True)
+        x = centred / ops.sqrt(var + self.epsilon) * self.gamma + self.beta
+        if self.channel_first:
+            x = ops.transpose(x, (0, 3, 1, 2))
+        return x
+
+
 class MatMulAdaptiveAvgPool2d(nn.Cell):
     """Adaptive average pooling as ``rows @ x @ cols``: (N, C, H, W) -> (N, C, out_h, out_w)."""
 
@@ -181,6 +209,8 @@ def _last_two(value) -> Tuple[int, int]:
 
 def _export_cell(cell: nn.Cell):
     """The export formulation of ``cell``, or None when it exports as it is."""
+    if isinstance(cell, nn.LayerNorm) and cell.begin_norm_axis == -1 and len(cell.normalized_shape) == 1:
+        return DecomposedLayerNorm(cell, channel_first=isinstance(cell, ChannelLayerNorm))
     if isinstance(cell, nn.AdaptiveAvgPool2d):
         return MatMulAdaptiveAvgPool2d(_last_two(cell.adaptive_avgpool2d.output_size))
     if isinstance(cell, nn.MaxPool2d) and cell.use_pad:
@@ -221,19 +251,57 @@ def onnx_formulation(net: nn.Cell) -> Iterator[nn.Cell]:
             parent.insert_child_to_cell(name, original)
 
 
-def complete_graph(path: str) -> int:
-    """Turn every ``ERF_PLACEHOLDER`` node of the ONNX file into ``Erf`` (rewritten atomically); returns
-    how many."""
+def _constant(name: str, producers: Dict[str, Any], initializers: Dict[str, Any]) -> Optional[np.ndarray]:
+    """Value of a tensor that is an initializer, a Constant node's output or a Cast of either; else None."""
+    from onnx import helper, numpy_helper  # pylint: disable=import-outside-toplevel
+    if name in initializers:
+        return numpy_helper.to_array(initializers[name])
+    node = producers.get(name)
+    if node is not None and node.op_type == "Constant":
+        return numpy_helper.to_array(helper.get_attribute_value(node.attribute[0]))
+    if node is not None and node.op_type == "Cast":
+        value = _constant(node.input[0], producers, initializers)
+        to = helper.get_attribute_value(next(a for a in node.attribute if a.name == "to"))
+        return None if value is None else value.astype(helper.tensor_dtype_to_np_dtype(to))
+    return None
+
+
+def complete_graph(path: str) -> Dict[str, int]:
+    """Finish the exported file (rewritten atomically); returns how many nodes each step changed.
+
+    ``erf``: every ``ERF_PLACEHOLDER`` node becomes ``Erf``. ``gelu_div``: a ``Mul`` by 1/sqrt(2) that
+    feeds an ``Erf`` becomes a ``Div`` by sqrt(2) (MindSpore's graph optimiser turns the division of
+    the GELU into that multiplication; ONNX Runtime fuses the exact GELU only from the division).
+    """
     import onnx  # pylint: disable=import-outside-toplevel
+    from onnx import numpy_helper  # pylint: disable=import-outside-toplevel
     model = onnx.load(path)
-    nodes = [node for node in model.graph.node if node.op_type == ERF_PLACEHOLDER]
-    for node in nodes:
+    graph = model.graph
+    producers = {output: node for node in graph.node for output in node.output}
+    initializers = {init.name: init for init in graph.initializer}
+    counts = {"erf": 0, "gelu_div": 0}
+    for node in graph.node:
+        if node.op_type != ERF_PLACEHOLDER:
+            continue
         node.op_type = "Erf"
-    if nodes:
+        counts["erf"] += 1
+        mul = producers.get(node.input[0])
+        if mul is None or mul.op_type != "Mul":
+            continue
+        for side in (0, 1):
+            value = _constant(mul.input[side], producers, initializers)
+            if value is not None and value.size == 1 and abs(float(value.ravel()[0]) - SQRT_HALF) < 1e-6:
+                divisor = f"{mul.output[0]}_sqrt2"
+                graph.initializer.append(numpy_helper.from_array(np.array(np.sqrt(2.0), value.dtype), divisor))
+                mul.op_type = "Div"
+                mul.input[:] = [mul.input[1 - side], divisor]
+                counts["gelu_div"] += 1
+                break
+    if any(counts.values()):
         tmp = f"{path}.tmp-{os.getpid()}"
         onnx.save(model, tmp)
         os.replace(tmp, path)
-    return len(nodes)
+    return counts
 
 
 def export_onnx(net: nn.Cell, path: str, shape: Sequence[int]) -> None:
