@@ -42,9 +42,9 @@ def _write_run(folder, amp=False, partial=False, validations=()):
     os.makedirs(folder, exist_ok=True)
     rows = [{"iter": i, "lr": 1e-3 * (1 - i / 40), "loss": 3.0 / i, "ce": 2.0 / i, "mask": 1.0 / i, "div": 0.0}
             for i in list(range(1, 26)) + list(range(21, 41))]
-    for row in rows:
-        if amp:
-            row.update(scale=1024.0 if row["iter"] < 10 else 512.0, overflow=row["iter"] == 9)
+    for row in rows:  # float32 runs log scale 1 and no overflow
+        amp_row = {"scale": 1024.0 if row["iter"] < 10 else 512.0, "overflow": row["iter"] == 9}
+        row.update(amp_row if amp else {"scale": 1.0, "overflow": False})
     with open(os.path.join(folder, "losses.jsonl"), "w", encoding="utf-8") as f:
         f.write("".join(json.dumps(row) + "\n" for row in rows))
         if partial:
@@ -84,6 +84,7 @@ def test_plot_training_overlays_runs(tmp_path, capsys):
     out = tmp_path / "curves.png"
     assert plot_main([str(tmp_path / "fp32"), str(tmp_path / "amp"), "--output", str(out), "--smooth", "0.8"]) == 0
     assert f"training curves written to {out}" in capsys.readouterr().out
+    assert [load_run(str(tmp_path / name), name).mixed_precision() for name in ("fp32", "amp")] == [False, True]
     width, height = _png_size(out)
     assert width > 1000 and height > 1000  # 4 loss panels, lr, loss scale, validation: 4 rows of 2
 

@@ -18,14 +18,15 @@
     python tools/plot_training.py run_a run_b --output compare.png --smooth 0.98
 
 Reads ``losses.jsonl`` (one row per iteration: the total loss and its parts, the learning rate,
-with mixed precision the loss scale and the overflow flag) and, when present, ``val_metrics.jsonl``
-(the validations during training) of each ``train.output_dir`` given. Panels: the total loss and
-each loss part against the iteration (thin: raw; thick: exponential moving average with
-TensorBoard's debiasing, weight ``--smooth``), the learning rate, the loss scale with the overflow
-steps (skipped updates) marked, and the validation mIoU and aAcc. Several runs are overlaid in
-their own colours. A run still writing is read up to its last complete line; an iteration logged
-twice (a resumed run repeats the iterations after its checkpoint) counts with its last row.
-Needs only NumPy and matplotlib (``requirements-plot.txt``).
+the loss scale and the overflow flag) and, when present, ``val_metrics.jsonl`` (the validations
+during training) of each ``train.output_dir`` given. Panels: the total loss and each loss part
+against the iteration (thin: raw; thick: exponential moving average with TensorBoard's debiasing,
+weight ``--smooth``; log scale when the values span a factor of 10), the learning rate, the loss
+scale with the overflow steps (skipped updates) marked (runs with mixed precision), and the
+validation mIoU and aAcc. Several runs are overlaid in their own colours. A run still writing is
+read up to its last complete line; an iteration logged twice (a resumed run repeats the iterations
+after its checkpoint) counts with its last row. Needs only NumPy and matplotlib
+(``requirements-plot.txt``).
 """
 import argparse
 import json
@@ -48,6 +49,7 @@ LOSS_FILE = "losses.jsonl"
 VAL_FILE = "val_metrics.jsonl"
 NOT_LOSSES = ("iter", "lr", "scale", "overflow")
 VAL_KEYS = (("mIoU", "-", "o"), ("aAcc", "--", "s"))
+LOG_SCALE_SPAN = 10.0  # a loss panel is drawn in log scale when its values span this factor
 
 
 class LogError(ValueError):
@@ -110,6 +112,10 @@ class RunLog:
         """The iteration of every row."""
         return np.array([int(row["iter"]) for row in self.steps])
 
+    def mixed_precision(self) -> bool:
+        """Whether the run used a dynamic loss scale (float32 runs log scale 1 and no overflow)."""
+        return any(row.get("scale", 1.0) != 1.0 or row.get("overflow") for row in self.steps)
+
 
 def load_run(folder: str, name: str) -> RunLog:
     """:class:`RunLog` of a ``train.output_dir``; :class:`LogError` when it holds no loss rows."""
@@ -143,16 +149,17 @@ def loss_names(runs: Sequence[RunLog]) -> List[str]:
 
 
 def _loss_panel(ax, runs: Sequence[RunLog], key: str, weight: float, colors: Sequence[str]) -> None:
-    positive = True
+    """One loss against the iteration: raw and smoothed per run; log scale when it spans a decade."""
+    finite_values = []
     for run, color in zip(runs, colors):
         values = run.series(key)
         if key not in run.steps[-1] and np.all(np.isnan(values)):
             continue
         ax.plot(run.iterations(), values, color=color, alpha=0.25, linewidth=0.8)
         ax.plot(run.iterations(), ema(values.tolist(), weight), color=color, linewidth=1.8, label=run.name)
-        finite = values[np.isfinite(values)]
-        positive = positive and bool(np.all(finite > 0))
-    if positive:
+        finite_values.append(values[np.isfinite(values)])
+    finite = np.concatenate(finite_values) if finite_values else np.zeros(0)
+    if finite.size and finite.min() > 0 and finite.max() >= LOG_SCALE_SPAN * finite.min():
         ax.set_yscale("log")
     title = "total loss" if key == "loss" else f"loss part: {key}"
     ax.set_title(f"{title} (thin: raw, thick: EMA {weight:g})" if weight else title)
@@ -160,6 +167,7 @@ def _loss_panel(ax, runs: Sequence[RunLog], key: str, weight: float, colors: Seq
 
 
 def _lr_panel(ax, runs: Sequence[RunLog], colors: Sequence[str]) -> None:
+    """The learning rate of every iteration."""
     for run, color in zip(runs, colors):
         ax.plot(run.iterations(), run.series("lr"), color=color, linewidth=1.5, label=run.name)
     ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
@@ -168,12 +176,12 @@ def _lr_panel(ax, runs: Sequence[RunLog], colors: Sequence[str]) -> None:
 
 
 def _scale_panel(ax, runs: Sequence[RunLog], colors: Sequence[str]) -> None:
+    """The loss scale of the mixed-precision runs (log 2 scale), overflow steps as red crosses."""
     marked = False
     for run, color in zip(runs, colors):
-        scale = run.series("scale")
-        if np.all(np.isnan(scale)):
+        if not run.mixed_precision():
             continue
-        iters = run.iterations()
+        scale, iters = run.series("scale"), run.iterations()
         ax.plot(iters, scale, color=color, linewidth=1.5, label=run.name, drawstyle="steps-post")
         overflow = np.array([bool(row.get("overflow")) for row in run.steps])
         if overflow.any():
@@ -187,6 +195,7 @@ def _scale_panel(ax, runs: Sequence[RunLog], colors: Sequence[str]) -> None:
 
 
 def _validation_panel(ax, runs: Sequence[RunLog], colors: Sequence[str]) -> None:
+    """mIoU (solid) and aAcc (dashed) of the validations during training, in percent."""
     for run, color in zip(runs, colors):
         if not run.validations:
             continue
@@ -204,7 +213,7 @@ def plot_runs(runs: Sequence[RunLog], output: str, weight: float) -> str:
     colors = [f"C{i % 10}" for i in range(len(runs))]
     panels: List[Any] = [lambda ax, k=key: _loss_panel(ax, runs, k, weight, colors) for key in loss_names(runs)]
     panels.append(lambda ax: _lr_panel(ax, runs, colors))
-    if any("scale" in row for run in runs for row in run.steps):
+    if any(run.mixed_precision() for run in runs):
         panels.append(lambda ax: _scale_panel(ax, runs, colors))
     if any(run.validations for run in runs):
         panels.append(lambda ax: _validation_panel(ax, runs, colors))
@@ -217,7 +226,8 @@ def plot_runs(runs: Sequence[RunLog], output: str, weight: float) -> str:
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    axes[0, 0].legend(fontsize=8, title="run" if len(runs) > 1 else None)
+    if len(runs) > 1:
+        axes[0, 0].legend(fontsize=8, title="run")
     fig.suptitle("Training curves: " + ", ".join(run.name for run in runs))
     return save_figure(fig, output)
 
