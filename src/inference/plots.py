@@ -52,7 +52,7 @@ def most_confused(confusion: np.ndarray, count: int) -> np.ndarray:
 
 def _draw_matrix(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str) -> None:
     """Heat map of row-normalised fractions with class names on both axes."""
-    image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
     font = 8 if len(rows) <= 40 else 5
     ax.set_xticks(range(len(cols)))
     ax.set_xticklabels(cols, rotation=90, fontsize=font)
@@ -66,7 +66,7 @@ def _draw_matrix(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str
             if value >= 0.005:
                 ax.text(j, i, f"{value * 100:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if value > 0.5 else "black")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the row's pixels")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the row's pixels (cells: %)")
 
 
 def plot_confusion(path: str, confusion: np.ndarray, names: Sequence[str], classes: Optional[np.ndarray] = None) -> str:
@@ -104,17 +104,19 @@ def plot_class_iou(path: str, iou: np.ndarray, names: Sequence[str], colors: Opt
     ax.barh(np.arange(len(order)), values, color=bar_colors, edgecolor="black", linewidth=0.3)
     ax.set_yticks(np.arange(len(order)))
     ax.set_yticklabels([names[k] for k in order], fontsize=8 if len(order) <= 60 else 6)
-    ax.invert_yaxis()
+    ax.set_ylim(len(order) - 0.5, -0.5)  # best at the top, no empty margin
+    ax.tick_params(axis="x", top=True, labeltop=True)
     mean = float(np.mean(values)) if len(values) else float("nan")
-    ax.axvline(mean, color="black", linestyle="--", linewidth=1, label=f"mIoU {mean:.2f}")
+    ax.axvline(mean, color="black", linestyle="--", linewidth=1)
     if len(order) <= 60:
         for y, value in enumerate(values):
-            ax.text(min(value + 1.0, 101.0), y, f"{value:.1f}", va="center", fontsize=7)
+            ax.text(value + 0.5, y, f"{value:.1f}", va="center", fontsize=7,
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     ax.set_xlim(0, 108)
     ax.set_xlabel("IoU (%)")
     absent = len(iou) - len(order)
-    ax.set_title(f"Per-class IoU, sorted ({len(order)} classes" + (f"; {absent} absent)" if absent else ")"))
-    ax.legend(loc="lower right")
+    ax.set_title(f"Per-class IoU, sorted: {len(order)} classes" + (f" ({absent} absent)" if absent else "")
+                 + f", mIoU {mean:.2f} (dashed)")
     ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, path)
 
