@@ -143,7 +143,8 @@ def test_matplotlib_only_with_plots():
     code = ("import sys; import train, eval; import src.engine.trainer, src.inference.evaluation; "
             "assert 'matplotlib' not in sys.modules, 'imported'; import src.inference.plots; "
             "assert sys.modules['matplotlib'].get_backend().lower() == 'agg'")
-    env = dict(os.environ, PYTHONPATH=ROOT, ONEDNN_MAX_CPU_ISA="AVX2", MPLBACKEND="")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the backend must come from the project
+    env.update(PYTHONPATH=ROOT, ONEDNN_MAX_CPU_ISA="AVX2")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
