@@ -16,7 +16,7 @@
 
     python eval.py --config config/ecenet_swin_b_ade20k_640.yaml --checkpoint ecenet.ckpt
     python eval.py --config CFG --checkpoint CKPT --data data/ADEChallengeData2016 --split val \
-        --json results.json --save_pred preds/
+        --json results.json --save_pred preds/ --plots plots/
     python eval.py --config CFG --checkpoint CKPT --aug_test          # scales test.aug_scales + flip
     python eval.py --config CFG --onnx ecenet.onnx                   # the exported model in ONNX Runtime
     bash scripts/run_distribute_eval.sh --config CFG --checkpoint CKPT --device_target Ascend   # msrun, 8 ranks
@@ -28,6 +28,11 @@ Runtime): an exported model has a fixed input size and runs sliding windows of t
 before anything else runs: an image without a label (or the reverse), a label whose size or values
 do not fit, or an unreadable file is listed as ``bad PATH: REASON`` and the run stops with an error
 naming the first one, so that metrics always cover the whole split.
+
+``--json`` holds the seven metrics, the per-class values, the areas and the confusion matrix (rows:
+ground truth, columns: prediction, pixel counts, counted on the device). ``--plots DIR`` draws the
+row-normalised confusion matrix and the sorted per-class IoU there (:mod:`src.inference.plots`;
+matplotlib is imported only then).
 
 Under msrun every rank evaluates its share of the images (items ``rank::ranks``) and the per-class
 areas are summed exactly over the ranks, so the metrics equal those of one process. Rank 0 prints
@@ -46,6 +51,8 @@ from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
 from src.inference.exported import load_exported_model  # noqa: E402
+from src.inference.metrics import SegmentationMetric  # noqa: E402
+from src.inference.visualization import get_palette  # noqa: E402
 from src.utils.cli import (add_compile_cache_option, add_model_options, load_network, make_parser,  # noqa: E402
                            parse_cli, run_main, setup_compile_cache)
 from src.utils.context import init_context  # noqa: E402
@@ -66,6 +73,8 @@ def parse_args():
     parser.add_argument("--json", default=None, help="write summary and per-class metrics to this JSON file")
     parser.add_argument("--save_pred", default=None,
                         help="write one label PNG per image (dataset label ids, source image stem) here")
+    parser.add_argument("--plots", default=None,
+                        help="write the normalised confusion matrix and the per-class IoU as PNGs to this folder")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     add_compile_cache_option(parser, "the folder holding --json (else --save_pred)")
     args, cfg = parse_cli(parser)
@@ -114,7 +123,17 @@ def main() -> int:
         print(f"metrics written to {args.json}")
     if args.save_pred:
         print(f"predictions written to {args.save_pred}")
+    if args.plots:
+        write_plots(args.plots, metric, cfg)
     return 0
+
+
+def write_plots(out_dir: str, metric: SegmentationMetric, cfg: Config) -> None:
+    """``--plots``: the evaluation pictures (matplotlib imported only here)."""
+    from src.inference.plots import write_eval_plots  # pylint: disable=import-outside-toplevel
+    colors = get_palette(cfg.data.dataset, metric.num_classes)
+    for path in write_eval_plots(metric, out_dir, colors):
+        print(f"plot written to {path}")
 
 
 if __name__ == "__main__":

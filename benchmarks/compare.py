@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 # ============================================================================
-"""MindSpore against PyTorch, every side-by-side case in one command: results file, README table, PNG plot.
+"""MindSpore against PyTorch (and ONNX Runtime), every side-by-side case in one command: results, README tables, plot.
 
 Runs in the PyTorch environment (``benchmarks/requirements.txt``, which has matplotlib) and starts the
 MindSpore benchmark with ``--ms_python``::
@@ -33,7 +33,11 @@ cases of the same config, framework and mode measured so far (linear in batch x 
 Suites: ``headline`` (Swin-T eval batch 1 and 2 and train batch 2 at 512x512, the official Swin-B
 config eval batch 1 at 640x640), ``scaling`` (Swin-T, one axis at a time around batch 1, 512x512,
 150 classes: batch 1/2/4, side 256/512/640, classes 19/59/150; eval and train), ``all`` (both, a case
-in both runs once) and ``tiny`` (the demo config, 1 step, for checking the tool itself).
+in both runs once), ``deploy`` (the headline inference cases with ONNX Runtime too, once with oneDNN
+capped at AVX2 for MindSpore and PyTorch and once uncapped, ``ONEDNN_MAX_CPU_ISA=ALL``; ONNX Runtime
+does not use oneDNN) and ``tiny`` (the demo config, 1 step, for checking the tool itself).
+ONNX Runtime runs ``bench_onnx.py`` with ``--ms_python`` (the model is exported there, the timing
+process loads only ONNX Runtime) and ``--threads`` intra-op threads.
 
 After every case all results are written to ``--results`` (a temporary file, then renamed), so an
 interrupted suite keeps what it measured; ``--resume`` skips the cases whose stored results have the
@@ -62,14 +66,17 @@ sys.path.insert(0, ROOT)
 from benchmarks.common import MODES  # noqa: E402
 # pylint: enable=wrong-import-position
 
-FRAMEWORKS = ("mindspore", "pytorch")
-FRAMEWORK_NAMES = {"mindspore": "MindSpore", "pytorch": "PyTorch"}
-SCRIPTS = {"mindspore": "benchmarks/bench_model.py", "pytorch": "benchmarks/bench_torch_reference.py"}
+FRAMEWORKS = ("mindspore", "pytorch", "onnxruntime")
+FRAMEWORK_NAMES = {"mindspore": "MindSpore", "pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+SCRIPTS = {"mindspore": "benchmarks/bench_model.py", "pytorch": "benchmarks/bench_torch_reference.py",
+           "onnxruntime": "benchmarks/bench_onnx.py"}
+SIDE_BY_SIDE = ("mindspore", "pytorch")
+CAPPED_ISA = "AVX2"
 SWIN_T = "config/ecenet_swin_t_ade20k_512.yaml"
 SWIN_B = "config/ecenet_swin_b_ade20k_640.yaml"
 DEMO = "config/ecenet_demo.yaml"
 MODEL_NAMES = {SWIN_T: "Swin-T", SWIN_B: "Swin-B", DEMO: "demo"}
-SUITES = ("headline", "scaling", "all", "tiny")
+SUITES = ("headline", "scaling", "all", "deploy", "tiny")
 BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
 NOT_YET_RUN = "Not yet run: `benchmarks/compare.py` writes the tables here."
 DEFAULT_RESULTS = "benchmarks/results/compare.json"
@@ -88,17 +95,21 @@ class Case:
     num_classes: int
     steps: int
     warmup: int
+    isa: str = CAPPED_ISA
+    frameworks: Tuple[str, ...] = SIDE_BY_SIDE
 
     @property
     def key(self) -> str:
-        """Identity of the measured case (independent of steps and warm-up)."""
-        return f"{self.config}|{self.mode}|b{self.batch}|s{self.size}|k{self.num_classes}"
+        """Identity of the measured case (independent of steps, warm-up and the frameworks run)."""
+        isa = "" if self.isa == CAPPED_ISA else f"|isa-{self.isa}"
+        return f"{self.config}|{self.mode}|b{self.batch}|s{self.size}|k{self.num_classes}{isa}"
 
     @property
     def label(self) -> str:
         """Human-readable name, e.g. ``Swin-T eval, batch 1, 512², K 150``."""
         name = MODEL_NAMES.get(self.config, os.path.basename(self.config))
-        return f"{name} {self.mode}, batch {self.batch}, {self.size}², K {self.num_classes}"
+        isa = "" if self.isa == CAPPED_ISA else f", oneDNN {self.isa}"
+        return f"{name} {self.mode}, batch {self.batch}, {self.size}², K {self.num_classes}{isa}"
 
     @property
     def pixels(self) -> int:
@@ -145,6 +156,9 @@ def suite_cases(suite: str, steps_eval: int = 3, steps_train: int = 2, warmup: i
     steps = {"eval": steps_eval, "train": steps_train}
     if suite == "tiny":
         return TINY.cases({"eval": 1, "train": 1}, 0)
+    if suite == "deploy":
+        return [Case(config, mode, batch, size, 150, steps[mode], warmup, isa, FRAMEWORKS)
+                for isa in (CAPPED_ISA, "ALL") for config, mode, batch, size in HEADLINE if mode == "eval"]
     headline = [Case(config, mode, batch, size, 150, steps[mode], warmup) for config, mode, batch, size in HEADLINE]
     scaling = SCALING.cases(steps, warmup)
     return unique({"headline": headline, "scaling": scaling, "all": headline + scaling}[suite])
@@ -158,7 +172,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="Python of the MindSpore environment (default .venv/bin/python)")
     parser.add_argument("--torch_python", default=sys.executable,
                         help="Python of the PyTorch environment (default: the one running this script)")
-    parser.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS and PyTorch threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="OMP_NUM_THREADS, PyTorch and ONNX Runtime threads (default 2)")
     parser.add_argument("--steps_eval", type=int, default=3, help="timed inference steps (default 3)")
     parser.add_argument("--steps_train", type=int, default=2, help="timed training steps (default 2)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first call (default 1)")
@@ -228,14 +243,16 @@ def save_results(path: str, data: Dict[str, Any]) -> None:
 
 def case_settings(case: Case, threads: int) -> Dict[str, Any]:
     """What a stored result records about how it was measured (plus the label)."""
-    return {**asdict(case), "threads": threads, "label": case.label}
+    settings = {**asdict(case), "threads": threads, "label": case.label}
+    settings["frameworks"] = list(case.frameworks)
+    return settings
 
 
 def is_done(entry: Optional[Dict[str, Any]], case: Case, threads: int) -> bool:
-    """Whether a stored entry measured ``case`` with the same settings and both frameworks succeeded."""
+    """Whether a stored entry measured ``case`` with the same settings and all its frameworks succeeded."""
     if not entry or entry.get("case") != case_settings(case, threads):
         return False
-    return all(entry.get(fw, {}).get("status") == "ok" for fw in FRAMEWORKS)
+    return all(entry.get(fw, {}).get("status") == "ok" for fw in case.frameworks)
 
 
 def peak_rss(entry: Dict[str, Any], framework: str, mode: str) -> Optional[float]:
@@ -280,14 +297,18 @@ def bench_command(framework: str, case: Case, python: str, threads: int) -> List
                str(case.warmup), "--model.decode_head.num_classes", str(case.num_classes)]
     if framework == "mindspore":
         return command + ["--no_macs"]
+    if framework == "onnxruntime":
+        return command + ["--threads", str(threads)]
     return command + ["--threads", str(threads), "--check_fixtures", ""]
 
 
-def bench_env(threads: int) -> Dict[str, str]:
-    """Environment of both benchmark processes: the thread count, oneDNN capped at AVX2 (unless set otherwise,
-    as ``scripts/env.sh`` does for both), the project on the path."""
+def bench_env(threads: int, isa: Optional[str] = None) -> Dict[str, str]:
+    """Environment of the benchmark processes: the thread count, oneDNN capped at ``isa`` (None: AVX2 unless
+    set otherwise, as ``scripts/env.sh`` does; ``ALL``: no cap), the project on the path."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    env.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+    if isa is not None:
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    env.setdefault("ONEDNN_MAX_CPU_ISA", CAPPED_ISA)
     env.setdefault("GLOG_v", "3")
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -357,24 +378,27 @@ def machine_info() -> Dict[str, Any]:
             pass
         return None
     memory = first_value("/proc/meminfo", "MemTotal")
+    flags = (first_value("/proc/cpuinfo", "flags") or "").split()
     return {"cpu": first_value("/proc/cpuinfo", "model name"), "cores": os.cpu_count(),
-            "ram_gib": round(int(memory.split()[0]) / 2 ** 20, 1) if memory else None}
+            "ram_gib": round(int(memory.split()[0]) / 2 ** 20, 1) if memory else None,
+            "avx512": "avx512f" in flags if flags else None}
 
 
 def run_suite(args: argparse.Namespace, cases: List[Case], data: Dict[str, Any]) -> None:
-    """Run every case (MindSpore then PyTorch), saving the results after each one."""
+    """Run every case (its frameworks one after the other), saving the results after each one."""
     run_id = utc_now()
     env = bench_env(args.threads)
     run = {**machine_info(), "started_utc": run_id, "load_before": round(os.getloadavg()[0], 2),
            "argv": sys.argv[1:], "onednn_max_cpu_isa": env["ONEDNN_MAX_CPU_ISA"]}
     data["runs"][run_id] = run
-    pythons = {"mindspore": args.ms_python, "pytorch": args.torch_python}
+    pythons = {"mindspore": args.ms_python, "pytorch": args.torch_python, "onnxruntime": args.ms_python}
     for index, case in enumerate(cases, 1):
         if args.resume and is_done(data["cases"].get(case.key), case, args.threads):
             print(f"[compare] {index}/{len(cases)} {case.label}: already measured", file=sys.stderr)
             continue
         entry: Dict[str, Any] = {"case": case_settings(case, args.threads), "run": run_id}
-        for framework in FRAMEWORKS:
+        env = bench_env(args.threads, case.isa)
+        for framework in case.frameworks:
             estimate = estimate_rss_gb(data["cases"], case, framework)
             if estimate is not None and estimate > args.max_rss_gb:
                 entry[framework] = {"status": "skipped",
@@ -403,9 +427,14 @@ def ratio(numerator: Optional[float], denominator: Optional[float]) -> str:
 
 
 def timings(entry: Dict[str, Any]) -> Dict[str, Optional[Dict[str, float]]]:
-    """Per framework the stored mode's timing dict, or None when that run failed or was skipped."""
+    """Per framework the stored mode's timing dict, or None when that run failed, was skipped or not run."""
     mode = entry["case"]["mode"]
-    return {fw: entry[fw]["result"][mode] if entry[fw]["status"] == "ok" else None for fw in FRAMEWORKS}
+    return {fw: entry[fw]["result"][mode] if entry.get(fw, {}).get("status") == "ok" else None for fw in FRAMEWORKS}
+
+
+def status(entry: Dict[str, Any], framework: str) -> str:
+    """``ok``, ``failed``, ``skipped`` or ``not run``."""
+    return entry.get(framework, {}).get("status", "not run")
 
 
 def table_row(entry: Dict[str, Any]) -> str:
@@ -413,10 +442,10 @@ def table_row(entry: Dict[str, Any]) -> str:
     timing = timings(entry)
 
     def cell(framework: str, key: str) -> str:
-        return entry[framework]["status"] if timing[framework] is None else f"{timing[framework][key]}"
+        return status(entry, framework) if timing[framework] is None else f"{timing[framework][key]}"
 
     def both(key: str) -> str:
-        ms, pt = (None if timing[fw] is None else timing[fw][key] for fw in FRAMEWORKS)
+        ms, pt = (None if timing[fw] is None else timing[fw][key] for fw in SIDE_BY_SIDE)
         return ratio(ms, pt)
     case = entry["case"]
     return (f"| {case['label']} ({case['steps']}) | {cell('mindspore', 'step_median_s')} | "
@@ -429,16 +458,47 @@ def table(entries: List[Dict[str, Any]]) -> List[str]:
     rows = ["| case (steps) | MS median step s | PT median step s | MS / PT time | MS peak RSS GB | PT peak RSS GB "
             "| MS / PT RSS | MS compile s |", "|---|---|---|---|---|---|---|---|"]
     rows += [table_row(entry) for entry in entries]
+    return rows + problem_notes(entries)
+
+
+def problem_notes(entries: List[Dict[str, Any]]) -> List[str]:
+    """A blank line and one line per failed or skipped run of ``entries`` (nothing when all ran)."""
     notes = [f"- {entry['case']['label']}, {FRAMEWORK_NAMES[fw]}: {entry[fw]['reason']}"
-             for entry in entries for fw in FRAMEWORKS if entry[fw]["status"] != "ok"]
-    return rows + ([""] + notes if notes else [])
+             for entry in entries for fw in FRAMEWORKS if status(entry, fw) in ("failed", "skipped")]
+    return [""] + notes if notes else []
+
+
+def deploy_row(entry: Dict[str, Any]) -> str:
+    """One row of the deployment table: ONNX Runtime, MindSpore and PyTorch time and memory, ratios to PyTorch."""
+    timing = timings(entry)
+
+    def cell(framework: str, key: str) -> str:
+        return status(entry, framework) if timing[framework] is None else f"{timing[framework][key]}"
+
+    def to_pytorch(framework: str, key: str) -> str:
+        values = [None if timing[fw] is None else timing[fw][key] for fw in (framework, "pytorch")]
+        return ratio(values[0], values[1])
+    case = entry["case"]
+    cells = [f"{case['label']} ({case['steps']})"]
+    for key in ("step_median_s", "peak_rss_gb"):
+        cells += [cell(fw, key) for fw in ("onnxruntime", "mindspore", "pytorch")]
+        cells += [to_pytorch("onnxruntime", key), to_pytorch("mindspore", key)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def deploy_table(entries: List[Dict[str, Any]]) -> List[str]:
+    """Markdown table of the deployment cases, then one line per failed or skipped run."""
+    rows = ["| case (steps) | ORT step s | MS step s | PT step s | ORT / PT time | MS / PT time | ORT peak RSS GB "
+            "| MS peak RSS GB | PT peak RSS GB | ORT / PT RSS | MS / PT RSS |", "|" + "---|" * 11]
+    return rows + [deploy_row(entry) for entry in entries] + problem_notes(entries)
 
 
 def versions(entries: Iterable[Dict[str, Any]]) -> Dict[str, str]:
-    """MindSpore and PyTorch versions named in the stored results."""
+    """MindSpore, PyTorch and ONNX Runtime versions named in the stored results."""
     found: Dict[str, str] = {}
     for entry in entries:
-        for framework, key in (("mindspore", "mindspore_version"), ("pytorch", "torch_version")):
+        for framework, key in (("mindspore", "mindspore_version"), ("pytorch", "torch_version"),
+                               ("onnxruntime", "onnxruntime_version")):
             result = entry.get(framework, {}).get("result", {})
             if key in result:
                 found[framework] = result[key]
@@ -454,11 +514,13 @@ def machine_lines(data: Dict[str, Any]) -> List[str]:
     software = ", ".join(f"{FRAMEWORK_NAMES[fw]} {found[fw]}" for fw in FRAMEWORKS if fw in found)
     threads = sorted({entry["case"]["threads"] for entry in entries})
     isa = sorted({run.get("onednn_max_cpu_isa", "?") for run in runs})
-    lines = [f"Machine: {last.get('cpu')}, {last.get('cores')} logical cores, {last.get('ram_gib')} GiB RAM; "
-             f"{software or 'versions not recorded'}; OMP_NUM_THREADS={'/'.join(map(str, threads))} and "
-             f"ONEDNN_MAX_CPU_ISA={'/'.join(isa)} for both (PyTorch `--threads` the same), one mode per process, "
-             f"each MindSpore run followed by the PyTorch "
-             f"run of the same case. Times are median steps, memory is peak RSS, ratios use the medians.", ""]
+    avx512 = {True: "yes", False: "no"}.get(last.get("avx512"), "not recorded")
+    lines = [f"Machine: {last.get('cpu')}, AVX-512: {avx512}, {last.get('cores')} logical cores, "
+             f"{last.get('ram_gib')} GiB RAM; {software or 'versions not recorded'}; "
+             f"OMP_NUM_THREADS={'/'.join(map(str, threads))} and ONEDNN_MAX_CPU_ISA={'/'.join(isa)} for MindSpore and "
+             f"PyTorch unless a case says otherwise (PyTorch `--threads` and ONNX Runtime's intra-op threads the "
+             f"same), one mode per process, the frameworks of a case run one after the other. Times are median "
+             f"steps, memory is peak RSS, ratios use the medians.", ""]
     for run in runs:
         start, end = (run.get(key, "?").replace("T", " ").rstrip("Z") for key in ("started_utc", "finished_utc"))
         lines.append(f"- run {start} to {end} UTC, 1-minute load average {run.get('load_before')} before and "
@@ -477,6 +539,11 @@ def report_markdown(data: Dict[str, Any]) -> str:
         entries = [data["cases"][case.key] for case in suite_cases(suite) if case.key in data["cases"]]
         if entries:
             parts += ["", f"**{title}**", ""] + table(entries)
+    deploy = [data["cases"][case.key] for case in suite_cases("deploy")
+              if status(data["cases"].get(case.key, {}), "onnxruntime") != "not run"]
+    if deploy:
+        parts += ["", "**Deployment: ONNX Runtime beside MindSpore and PyTorch (inference; ORT = ONNX Runtime, "
+                      "MS = MindSpore, PT = PyTorch)**", ""] + deploy_table(deploy)
     return "\n".join(parts)
 
 
@@ -520,11 +587,13 @@ def plot_grid(data: Dict[str, Any], grid: Grid, path: str) -> None:
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     from matplotlib import ticker  # pylint: disable=import-outside-toplevel
     fig, axes = plt.subplots(2, len(grid.axes), figsize=(5 * len(grid.axes), 8), squeeze=False)
-    styles = {"mindspore": ("tab:red", "o"), "pytorch": ("tab:blue", "s")}
+    styles = {"mindspore": ("tab:red", "o"), "pytorch": ("tab:blue", "s"), "onnxruntime": ("tab:green", "^")}
     for col, (axis, values) in enumerate(grid.axes):
         for mode in MODES:
             for framework in FRAMEWORKS:
                 xs, times, memory = grid_points(data, grid, axis, framework, mode)
+                if not xs:
+                    continue
                 color, marker = styles[framework]
                 style = {"color": color, "marker": marker, "linestyle": "-" if mode == "train" else "--",
                          "label": f"{FRAMEWORK_NAMES[framework]} {mode}"}
@@ -542,7 +611,7 @@ def plot_grid(data: Dict[str, Any], grid: Grid, path: str) -> None:
         axes[1][col].set_ylim(bottom=0)
     base = ", ".join(f"{AXIS_TITLES[k].split(' (')[0]} {v}" for k, v in grid.base)
     name = MODEL_NAMES.get(grid.config, grid.config)
-    fig.suptitle(f"{name} + ECENet head, MindSpore vs PyTorch on CPU: one axis at a time around {base}")
+    fig.suptitle(f"{name} + ECENet head on CPU: one axis at a time around {base}")
     axes[0][0].legend()
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -565,7 +634,7 @@ def problems(data: Dict[str, Any], cases: List[Case]) -> Tuple[List[str], List[s
     found: Dict[str, List[str]] = {"failed": [], "skipped": []}
     for case in cases:
         entry = data["cases"].get(case.key, {})
-        for framework in FRAMEWORKS:
+        for framework in case.frameworks:
             record = entry.get(framework, {})
             if record.get("status") in found:
                 found[record["status"]].append(f"{case.label} / {FRAMEWORK_NAMES[framework]}: {record['reason']}")
@@ -584,7 +653,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     data = load_results(args.results)
     if args.report_only:
-        cases = [case for suite in ("all", "tiny") for case in suite_cases(suite) if case.key in data["cases"]]
+        cases = unique(case for suite in ("all", "deploy", "tiny") for case in suite_cases(suite)
+                       if case.key in data["cases"])
     else:
         cases = suite_cases(args.suite, args.steps_eval, args.steps_train, args.warmup)
         if args.only is not None:

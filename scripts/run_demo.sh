@@ -14,7 +14,8 @@
 # limitations under the License.
 # ============================================================================
 # The whole ECENet workflow on the built-in synthetic demo dataset:
-# generate data -> MindRecord -> train -> evaluate -> export MINDIR (+ check) -> prediction pictures.
+# generate data -> MindRecord -> train (+ training curves) -> evaluate (+ plots) -> export MINDIR (+ check)
+# -> prediction pictures.
 #
 # Usage: bash scripts/run_demo.sh [--output DIR] [--device_target CPU|GPU|Ascend] [--quick]
 #   --output DIR   where everything is written (default: demo_output)
@@ -46,9 +47,9 @@ cd "$PROJECT_ROOT"
 OUT="$(realpath -m "$OUT")"
 CONFIG="config/ecenet_demo.yaml"
 if [ "$QUICK" = "1" ]; then
-    NUM_TRAIN=32; NUM_VAL=8; ITERS=20
+    NUM_TRAIN=32; NUM_VAL=8; ITERS=20; EVAL_EVERY=10
 else
-    NUM_TRAIN=200; NUM_VAL=40; ITERS=600
+    NUM_TRAIN=200; NUM_VAL=40; ITERS=600; EVAL_EVERY=150
 fi
 
 STEP=""
@@ -69,18 +70,22 @@ python tools/build_mindrecord.py --dataset demo --root "$OUT/data/demo" --split 
     --output "$OUT/data/train.mindrecord"
 python tools/build_mindrecord.py --dataset demo --root "$OUT/data/demo" --split validation \
     --output "$OUT/data/val.mindrecord"
+rm -rf "$OUT/browse"
+python tools/browse_dataset.py --config "$CONFIG" --data "$OUT/data/train.mindrecord" --output "$OUT/browse" --num 4 \
+    > /dev/null
 
 step "3/6 train ($ITERS iterations)"
 rm -rf "$OUT/train"
 DATA_ARGS=(--data.train_file "$OUT/data/train.mindrecord" --data.val_file "$OUT/data/val.mindrecord")
 python train.py --config "$CONFIG" "${DATA_ARGS[@]}" --device_target "$DEVICE" \
-    --train.max_iters "$ITERS" --train.output_dir "$OUT/train"
+    --train.max_iters "$ITERS" --train.eval_interval "$EVAL_EVERY" --train.output_dir "$OUT/train"
 CKPT="$OUT/train/checkpoints/iter_${ITERS}.ckpt"
 [ -f "$CKPT" ] || { echo "[demo] error: training wrote no $CKPT" >&2; exit 1; }
+python tools/plot_training.py "$OUT/train" --output "$OUT/train/training_curves.png"
 
 step "4/6 evaluate on the validation split"
 python eval.py --config "$CONFIG" "${DATA_ARGS[@]}" --checkpoint "$CKPT" --device_target "$DEVICE" \
-    --json "$OUT/eval/metrics.json" --save_pred "$OUT/eval/pred"
+    --json "$OUT/eval/metrics.json" --save_pred "$OUT/eval/pred" --plots "$OUT/eval/plots"
 
 step "5/6 export MINDIR and check it against the checkpoint"
 mkdir -p "$OUT/export"
@@ -103,8 +108,11 @@ if [ "$QUICK" = "0" ] && python -c "import sys; sys.exit(float(sys.argv[1]) >= 8
     echo "[demo] warning: mIoU $MIOU % is below the 80 % this demo reaches with its default settings" >&2
 fi
 echo "[demo] dataset      $OUT/data (MindRecord: train.mindrecord, val.mindrecord)"
+echo "[demo] samples      $OUT/browse (training samples after augmentation, with their labels)"
 echo "[demo] checkpoint   $CKPT"
-echo "[demo] train log    $OUT/train/train.log"
+echo "[demo] train log    $OUT/train/train.log (losses.jsonl, val_metrics.jsonl)"
+echo "[demo] curves       $OUT/train/training_curves.png"
 echo "[demo] metrics      $OUT/eval/metrics.json (predicted label PNGs: $OUT/eval/pred)"
+echo "[demo] eval plots   $OUT/eval/plots (confusion_matrix.png, per_class_iou.png)"
 echo "[demo] MINDIR       $OUT/export/ecenet_demo.mindir"
 echo "[demo] pictures     $OUT/pictures (*_mask.png, *_overlay.png)"

@@ -34,7 +34,8 @@ import json, os, sys
 args = sys.argv[2:]
 value = {{k[2:]: v for k, v in zip(args[::2], args[1::2])}}
 with open(os.environ["FAKE_BENCH_LOG"], "a") as log:
-    log.write(os.path.basename(sys.argv[0]) + " " + " ".join(args) + " OMP=" + os.environ["OMP_NUM_THREADS"] + "\\n")
+    log.write(os.path.basename(sys.argv[0]) + " " + os.path.basename(sys.argv[1]) + " " + " ".join(args)
+              + " ISA=" + os.environ["ONEDNN_MAX_CPU_ISA"] + " OMP=" + os.environ["OMP_NUM_THREADS"] + "\\n")
 if value["batch"] == "{{fail_batch}}":
     sys.exit("RuntimeError: out of kernels")
 timing = {{"step_median_s": 0.5 * int(value["batch"]), "peak_rss_gb": float(value["batch"]), "compile_s": 9.0}}
@@ -216,3 +217,25 @@ def test_readme_table_region_is_rewritten_and_the_rest_kept(fake, capsys, monkey
     with pytest.raises(SystemExit, match="--readme .*needs one"):
         compare.main(fake["argv"] + ["--report_only"])
     assert fake["readme"].read_text() == head + tail
+
+
+def test_deploy_suite_runs_onnx_runtime_capped_and_uncapped_and_tables_it(fake, capsys, monkeypatch):
+    monkeypatch.setattr(compare, "plot_grid", lambda data, grid, path: None)
+    cases = compare.suite_cases("deploy")
+    assert [c.mode for c in cases] == ["eval"] * 6 and [c.isa for c in cases] == ["AVX2"] * 3 + ["ALL"] * 3
+    headline_eval = {c.key for c in compare.suite_cases("headline") if c.mode == "eval"}
+    assert {c.key for c in cases if c.isa == "AVX2"} == headline_eval  # capped rows are the headline cases
+    assert compare.main(fake["argv"] + ["--suite", "deploy", "--only", "Swin-B"]) == 0
+    lines = calls(fake["log"])
+    assert [line.split()[:2] for line in lines] == [["ms_python", "bench_model.py"], ["pt_python",
+                                                    "bench_torch_reference.py"], ["ms_python", "bench_onnx.py"]] * 2
+    assert [line.split()[-2] for line in lines] == ["ISA=AVX2"] * 3 + ["ISA=ALL"] * 3
+    assert all("--threads 2" in line for line in lines if "bench_onnx.py" in line)
+    readme = fake["readme"].read_text()
+    assert "**Deployment: ONNX Runtime beside MindSpore and PyTorch" in readme
+    assert ("| Swin-B eval, batch 1, 640², K 150, oneDNN ALL (3) | 0.5 | 0.5 | 0.5 | 1.00x | 1.00x | 1.0 | 1.0 | 1.0 "
+            "| 1.00x | 1.00x |") in readme
+    assert "AVX-512: " in readme
+    capsys.readouterr()
+    assert compare.main(fake["argv"] + ["--suite", "deploy", "--only", "Swin-B", "--resume"]) == 0
+    assert len(calls(fake["log"])) == 6  # all measured: nothing ran again

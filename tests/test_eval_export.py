@@ -78,11 +78,11 @@ def fixture_eval_run(model, demo_data, subprocess_env, tmp_path_factory):
     """eval.py on the validation MindRecord with --json and --save_pred."""
     out = tmp_path_factory.mktemp("eval")
     proc = _run("eval.py", "--checkpoint", model.ckpt, "--data", demo_data["val"], "--json", str(out / "m.json"),
-                "--save_pred", str(out / "pred"), env=subprocess_env)
+                "--save_pred", str(out / "pred"), "--plots", str(out / "plots"), env=subprocess_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "m.json", encoding="utf-8") as f:
         report = json.load(f)
-    return SimpleNamespace(proc=proc, report=report, pred_dir=str(out / "pred"))
+    return SimpleNamespace(proc=proc, report=report, pred_dir=str(out / "pred"), plot_dir=str(out / "plots"))
 
 
 @pytest.fixture(scope="module", name="mindir")
@@ -121,6 +121,21 @@ def test_eval_cli_prints_metrics_and_saved_predictions_reproduce_them(eval_run, 
     _same_values([fresh["summary"][k] for k in SUMMARY_KEYS], [report["summary"][k] for k in SUMMARY_KEYS])
     for key, values in report["per_class"].items():
         _same_values(fresh["per_class"][key], values)
+
+
+def test_confusion_matrix_equals_a_count_of_the_saved_predictions(eval_run, demo_data):
+    """The matrix counted on the device equals a count of (label, prediction) pairs of the --save_pred PNGs
+    against the label PNGs; --plots drew it and the per-class IoU."""
+    expected = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    for name in os.listdir(eval_run.pred_dir):
+        pred = np.array(Image.open(os.path.join(eval_run.pred_dir, name)))
+        label = np.array(Image.open(os.path.join(demo_data["root"], "annotations", "validation", name)))
+        valid = label != 255
+        np.add.at(expected, (label[valid], pred[valid]), 1)
+    assert eval_run.report["confusion_matrix"] == expected.tolist()
+    assert expected.sum() == sum(eval_run.report["areas"]["label"])
+    assert sorted(os.listdir(eval_run.plot_dir)) == ["confusion_matrix.png", "per_class_iou.png"]
+    assert f"plot written to {os.path.join(eval_run.plot_dir, 'per_class_iou.png')}" in eval_run.proc.stdout
 
 
 def test_raw_folder_gives_the_mindrecord_metrics(model, eval_run, demo_data):

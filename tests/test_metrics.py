@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from src.utils.distributed import MAX_GROUP_SIZE, from_limbs, to_limbs
-from src.inference.metrics import SegmentationMetric, intersect_and_union, mmseg_percent
+from src.inference.metrics import (DeviceConfusion, SegmentationMetric, confusion_counts, intersect_and_union,
+                                   mmseg_percent)
 
 # K = 3. The pixel labelled 255 (predicted 2) is ignored. Remaining (pred, label) pairs:
 # (0,0) (1,0) (1,1) (1,1) (0,2)
@@ -136,6 +137,41 @@ def test_table_and_json():
     assert data["summary"]["mIoU"] == pytest.approx(1 / 3)
     assert data["summary_percent"]["mIoU"] == 33.33
     assert data["class_names"] == ["wall", "sky", "tree"]
+
+
+def test_confusion_matrix_of_the_hand_worked_case():
+    metric = SegmentationMetric(3)
+    metric.update(PRED_A, LABEL_A)
+    # rows: label, columns: prediction; the ignored pixel is not counted
+    assert metric.confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert metric.to_json()["confusion_matrix"] == metric.confusion.tolist()
+
+
+def test_device_confusion_equals_numpy_and_the_areas_are_its_sums():
+    """DeviceConfusion (MindSpore ops) gives the NumPy counts; the metric's areas derived from the
+    counts (diagonal, row and column sums) equal mmseg's histograms (intersect_and_union), also with
+    ignored pixels, labels >= K and predictions outside [0, K)."""
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    rng = np.random.default_rng(3)
+    num_classes = 4
+    device = DeviceConfusion(num_classes, ignore_index=255)
+    metric = SegmentationMetric(num_classes)
+    areas = np.zeros((4, num_classes))
+    for shape in ((9, 11), (5, 7), (16, 3)):
+        pred = rng.integers(-1, num_classes + 1, shape)
+        label = rng.choice([0, 1, 2, 3, 6, 255], shape)
+        device.update(ms.Tensor(pred.astype(np.int32)), label.astype(np.uint8))
+        metric.update(pred, label)
+        areas += np.stack(intersect_and_union(pred, label, num_classes, 255))
+    np.testing.assert_array_equal(device.counts(), metric.counts)
+    np.testing.assert_array_equal(np.stack([metric.area_intersect, metric.area_union, metric.area_pred,
+                                            metric.area_label]), areas)
+    # labels and predictions in [0, K): the K x K matrix alone holds every area
+    pred, label = rng.integers(0, num_classes, (8, 8)), rng.choice([0, 1, 2, 3, 255], (8, 8))
+    confusion = confusion_counts(pred, label, num_classes)[:-1, :-1]
+    inter, _, area_pred, area_label = intersect_and_union(pred, label, num_classes)
+    assert np.array_equal(np.diag(confusion), inter) and np.array_equal(confusion.sum(axis=0), area_pred)
+    assert np.array_equal(confusion.sum(axis=1), area_label) and confusion.sum() == np.sum(label != 255)
 
 
 def test_reset_and_shape_check():

@@ -32,6 +32,7 @@ from src.models import build_model
 from src.engine.checkpoint import CheckpointManager
 from src.engine.lr_schedule import poly_lr_with_warmup
 from src.engine.optimizer import build_optimizer
+from tools.plot_training import main as plot_training_main
 
 TRAIN = os.path.join(ROOT, "train.py")
 EVAL = os.path.join(ROOT, "eval.py")
@@ -135,6 +136,14 @@ def test_validation_in_training_equals_eval_of_checkpoint(overfit_run, tmp_path)
     with open(os.path.join(out_dir, "train.log"), encoding="utf-8") as f:
         logged = [line.rstrip("\n") for line in f if f"validation at iteration {OVERFIT_ITERS}:" in line]
     assert len(logged) == 1 and logged[0].endswith(f": {expected}"), (logged, expected)
+    with open(os.path.join(out_dir, "val_metrics.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    assert [row["iter"] for row in rows] == [OVERFIT_ITERS // 2, OVERFIT_ITERS]
+    assert {k: rows[1][k] for k in result["summary_percent"]} == result["summary_percent"]
+    assert rows[1]["IoU"] == {name: None if v is None else round(v * 100, 2)
+                              for name, v in zip(result["class_names"], result["per_class"]["IoU"])}
+    curves = tmp_path / "curves.png"
+    assert plot_training_main([out_dir, "--output", str(curves)]) == 0 and curves.stat().st_size > 10000
 
 
 def test_resume_after_sigkill_continues_exactly(reference_run, demo_data, subprocess_env, tmp_path):

@@ -34,7 +34,7 @@ from src.engine.checkpoint import CheckpointManager
 from src.engine.lr_schedule import poly_lr_with_warmup
 from src.engine.optimizer import build_optimizer
 from src.engine.train_step import LOSS_NAMES, SegmentorWithLoss, StepMonitor, TrainStep
-from src.inference.evaluation import evaluate
+from src.inference.evaluation import append_validation_row, evaluate
 from src.losses import build_loss
 from src.models import build_model
 from src.models.weights.convert import load_backbone_pretrained
@@ -78,7 +78,7 @@ def build_training(cfg: Config, ctx: RunContext, logger) -> Tuple[Any, TrainStep
 
 
 def validate(cfg: Config, model, ctx: RunContext, logger, step: int) -> None:
-    """Evaluate on ``data.val_file`` and log the metrics.
+    """Evaluate on ``data.val_file``, log the metrics and append them to ``val_metrics.jsonl``.
 
     Data parallel: every rank takes rank 0's BatchNorm statistics (as mmseg's distributed evaluation
     hook does), evaluates its shard of the images, and the areas are summed over the ranks.
@@ -95,6 +95,8 @@ def validate(cfg: Config, model, ctx: RunContext, logger, step: int) -> None:
         metric.all_reduce()
     summary = metric.summary_percent()
     logger.info("validation at iteration %d: %s", step, ", ".join(f"{k} {v:.2f}" for k, v in summary.items()))
+    if ctx.is_main:
+        append_validation_row(os.path.join(cfg.train.output_dir, "val_metrics.jsonl"), step, metric)
     model.set_train(True)
 
 

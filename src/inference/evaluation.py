@@ -36,7 +36,8 @@ from src.data.builder import build_eval_samples, count_eval_items, preprocess_se
 from src.data import datasets
 from src.data.progress import ProgressBar
 from src.inference import SegmentorInference, build_inference
-from src.inference.metrics import SegmentationMetric
+from src.inference.metrics import DeviceConfusion, SegmentationMetric
+from src.inference.segmentor_inference import image_views
 from src.inference.visualization import save_label_png, save_prediction_images
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
@@ -77,23 +78,28 @@ def evaluate(net: nn.Cell, samples: Iterable[Dict[str, Any]], num_classes: int, 
     """Evaluation of ``net`` (inference mode) over test items (see ``src.data``).
 
     Single scale by default; with ``aug`` the multi-scale + flip test on each item's ``raw`` image
-    (items built with ``with_raw=True``). Inference runs on the device (:mod:`src.inference`);
-    ``on_prediction(item, pred)`` is called for every image (saving, progress). ``fixed_input``: ``net``
-    is an exported model of one input shape (see :class:`src.inference.SegmentorInference`).
+    (items built with ``with_raw=True``). Inference and the confusion counts run on the device
+    (:mod:`src.inference`, :class:`DeviceConfusion`); ``on_prediction(item, pred)`` is called for
+    every image (saving, progress). ``fixed_input``: ``net`` is an exported model of one input shape
+    (see :class:`src.inference.SegmentorInference`).
     """
     inference = build_inference(net, num_classes, test_cfg, fixed_input=fixed_input)
-    metric = SegmentationMetric(num_classes, ignore_index=ignore_index, class_names=class_names)
+    confusion = DeviceConfusion(num_classes, ignore_index)
+    num_images = 0
     for item in samples:
         if aug is None:
-            pred = inference.segment([item["image"]], item["label"].shape)
+            views, flip = [item["image"]], False
         elif "raw" not in item:
             raise ValueError("the multi-scale test needs items with the original image (build them with with_raw=True)")
         else:
-            pred = inference.segment_image(item["raw"], aug.img_scale, aug.mean, aug.std, aug.to_rgb,
-                                           scales=aug.scales, flip=aug.flip)
-        metric.update(pred, item["label"])
+            views, flip = image_views(item["raw"], aug.img_scale, aug.mean, aug.std, aug.to_rgb, aug.scales), aug.flip
+        labels, _ = inference.segment_on_device(views, item["label"].shape, flip)
+        confusion.update(labels, item["label"])
+        num_images += 1
         if on_prediction is not None:
-            on_prediction(item, pred)
+            on_prediction(item, inference.to_host(labels))
+    metric = SegmentationMetric(num_classes, ignore_index=ignore_index, class_names=class_names)
+    metric.add_counts(confusion.counts(), num_images)
     return metric
 
 
@@ -196,3 +202,18 @@ def write_metrics_json(path: str, metric: SegmentationMetric, **meta: Any) -> No
     with open(path, "w", encoding="utf-8") as f:
         json.dump({**meta, **metric.to_json()}, f, indent=2)
         f.write("\n")
+
+
+def validation_row(step: int, metric: SegmentationMetric) -> Dict[str, Any]:
+    """One row of ``val_metrics.jsonl``: the iteration, the seven summary metrics in percent (as
+    logged) and the per-class IoU in percent by class name (``None`` for a class absent from both
+    labels and predictions)."""
+    iou = metric.compute()["IoU"]
+    per_class = {name: None if np.isnan(v) else round(float(v) * 100.0, 2) for name, v in zip(metric.class_names, iou)}
+    return {"iter": int(step), **metric.summary_percent(), "IoU": per_class}
+
+
+def append_validation_row(path: str, step: int, metric: SegmentationMetric) -> None:
+    """Append :func:`validation_row` as one JSON line to ``path``."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(validation_row(step, metric)) + "\n")

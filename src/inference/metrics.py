@@ -27,14 +27,22 @@ NaN, and the ``m*`` summaries are ``nanmean`` over classes, so such classes are 
 for a class with ``I = 0`` but ``P + L > 0``, mmseg's ``Fscore`` is NaN (0/0) while ``Dice`` is 0,
 so ``mFscore`` and ``mDice`` differ when some present class is never hit.
 
-The areas are pixel counts, so accumulators of disjoint image sets combine exactly:
-:meth:`SegmentationMetric.merge` in one process, :meth:`SegmentationMetric.all_reduce` over the
-ranks of a sharded evaluation (every rank then holds the metric of the whole dataset).
+What is accumulated is the confusion matrix: ``counts[g, p]`` pixels of label ``g`` predicted as
+``p`` (rows: ground truth, columns: prediction; ignored pixels not counted), extended by one row and
+one column (index ``K``) for label and prediction values outside ``[0, K)``. The areas are its sums:
+``intersect = diag``, ``label`` = row sums, ``pred`` = column sums over the first ``K`` entries, so
+the mmseg semantics above hold exactly. :class:`DeviceConfusion` accumulates these counts on the
+device (what :func:`src.inference.evaluation.evaluate` uses); :meth:`SegmentationMetric.update` is
+the same count in NumPy. Counts combine exactly: :meth:`SegmentationMetric.merge` in one process,
+:meth:`SegmentationMetric.all_reduce` over the ranks of a sharded evaluation (every rank then holds
+the metric of the whole dataset).
 """
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import mindspore as ms
+from mindspore import ops
 
 from src.utils.distributed import all_reduce_counts
 
@@ -46,6 +54,59 @@ def _histogram(values: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts of the integer ``values`` in ``[0, num_classes)`` -> (K,) float64."""
     values = values[(values >= 0) & (values < num_classes)]
     return np.bincount(values, minlength=num_classes).astype(np.float64)
+
+
+def confusion_counts(pred: np.ndarray, label: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
+    """Extended confusion counts of one image (see the module docstring): (K + 1, K + 1) int64.
+
+    Args:
+        pred: (H, W) int predicted class ids.
+        label: (H, W) int ground-truth ids, ``ignore_index`` for unlabelled pixels.
+        num_classes: K.
+        ignore_index: label value that is not counted.
+    """
+    pred = np.asarray(pred).astype(np.int64)
+    label = np.asarray(label).astype(np.int64)
+    if pred.shape != label.shape:
+        raise ValueError(f"pred shape {pred.shape} differs from label shape {label.shape}")
+    keep = label != ignore_index
+    row = np.where((label >= 0) & (label < num_classes), label, num_classes)[keep]
+    col = np.where((pred >= 0) & (pred < num_classes), pred, num_classes)[keep]
+    size = num_classes + 1
+    return np.bincount(row * size + col, minlength=size * size).reshape(size, size)
+
+
+class DeviceConfusion:
+    """:func:`confusion_counts` summed over images on the device (MindSpore ops, int64 totals).
+
+    Per image only the label map is uploaded (the prediction is already on the device); the totals
+    are copied to the host once, by :meth:`counts`.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.size = self.num_classes + 1
+        self.total = ops.zeros((self.size * self.size,), ms.int64)
+
+    def update(self, pred: ms.Tensor, label: np.ndarray) -> None:
+        """Add one image: ``pred`` (H, W) int tensor on the device, ``label`` (H, W) int array."""
+        if tuple(pred.shape) != tuple(label.shape):
+            raise ValueError(f"pred shape {tuple(pred.shape)} differs from label shape {label.shape}")
+        k = self.num_classes
+        label = np.asarray(label)
+        gt = ms.Tensor(label if label.dtype == np.uint8 else label.astype(np.int32)).astype(ms.int32)
+        pred = pred.astype(ms.int32)
+        row = ops.where((gt >= 0) & (gt < k), gt, k)
+        col = ops.where((pred >= 0) & (pred < k), pred, k)
+        # ignored pixels go to one extra bin, dropped below; per image counts fit int32
+        index = ops.where(gt == self.ignore_index, self.size * self.size, row * self.size + col).reshape(-1)
+        counts = ops.unsorted_segment_sum(ops.ones_like(index), index, self.size * self.size + 1)
+        self.total = self.total + counts[:-1].astype(ms.int64)
+
+    def counts(self) -> np.ndarray:
+        """The totals: (K + 1, K + 1) int64."""
+        return self.total.asnumpy().reshape(self.size, self.size)
 
 
 def intersect_and_union(pred: np.ndarray, label: np.ndarray, num_classes: int,
@@ -156,40 +217,58 @@ class SegmentationMetric:
         self.reset()
 
     def reset(self) -> None:
-        """Clear the accumulated areas."""
-        self.area_intersect = np.zeros(self.num_classes, np.float64)
-        self.area_union = np.zeros(self.num_classes, np.float64)
-        self.area_pred = np.zeros(self.num_classes, np.float64)
-        self.area_label = np.zeros(self.num_classes, np.float64)
+        """Clear the accumulated counts."""
+        self.counts = np.zeros((self.num_classes + 1, self.num_classes + 1), np.int64)
         self.num_images = 0
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """(K, K) int64 confusion matrix: rows ground truth, columns prediction, pixel counts."""
+        return self.counts[:-1, :-1]
+
+    @property
+    def area_intersect(self) -> np.ndarray:
+        """(K,) float64: pixels predicted as their label's class."""
+        return np.diag(self.counts)[:-1].astype(np.float64)
+
+    @property
+    def area_label(self) -> np.ndarray:
+        """(K,) float64: non-ignored pixels labelled as each class."""
+        return self.counts[:-1].sum(axis=1).astype(np.float64)
+
+    @property
+    def area_pred(self) -> np.ndarray:
+        """(K,) float64: non-ignored pixels predicted as each class."""
+        return self.counts[:, :-1].sum(axis=0).astype(np.float64)
+
+    @property
+    def area_union(self) -> np.ndarray:
+        """(K,) float64: ``pred + label - intersect``."""
+        return self.area_pred + self.area_label - self.area_intersect
 
     def update(self, pred: np.ndarray, label: np.ndarray) -> None:
         """Add one image: ``pred`` and ``label`` are (H, W) int arrays of the same shape."""
-        areas = intersect_and_union(pred, label, self.num_classes, self.ignore_index)
-        self.area_intersect += areas[0]
-        self.area_union += areas[1]
-        self.area_pred += areas[2]
-        self.area_label += areas[3]
-        self.num_images += 1
+        self.add_counts(confusion_counts(pred, label, self.num_classes, self.ignore_index))
+
+    def add_counts(self, counts: np.ndarray, num_images: int = 1) -> None:
+        """Add the extended confusion counts of ``num_images`` images (e.g. :meth:`DeviceConfusion.counts`)."""
+        if counts.shape != self.counts.shape:
+            raise ValueError(f"counts of shape {counts.shape} given for {self.num_classes} classes")
+        self.counts = self.counts + counts.astype(np.int64)
+        self.num_images += int(num_images)
 
     def merge(self, other: "SegmentationMetric") -> None:
-        """Add the areas and image count of ``other`` (same classes and ignore index)."""
+        """Add the counts and image count of ``other`` (same classes and ignore index)."""
         if (other.num_classes, other.ignore_index) != (self.num_classes, self.ignore_index):
             raise ValueError(f"cannot merge a metric of {other.num_classes} classes (ignore {other.ignore_index}) "
                              f"into one of {self.num_classes} classes (ignore {self.ignore_index})")
-        self.area_intersect += other.area_intersect
-        self.area_union += other.area_union
-        self.area_pred += other.area_pred
-        self.area_label += other.area_label
-        self.num_images += other.num_images
+        self.add_counts(other.counts, other.num_images)
 
     def all_reduce(self) -> None:
-        """Replace the areas and image count by their exact sums over all ranks (collective call:
+        """Replace the counts and image count by their exact sums over all ranks (collective call:
         every rank of the data-parallel group must call it once, after evaluating its shard)."""
-        areas = np.stack([self.area_intersect, self.area_union, self.area_pred, self.area_label])
-        totals = all_reduce_counts(np.append(areas.ravel(), self.num_images))
-        self.area_intersect, self.area_union, self.area_pred, self.area_label = \
-            totals[:-1].reshape(4, self.num_classes).astype(np.float64)
+        totals = all_reduce_counts(np.append(self.counts.ravel(), self.num_images))
+        self.counts = totals[:-1].reshape(self.counts.shape)
         self.num_images = int(totals[-1])
 
     def compute(self) -> Dict[str, Any]:
@@ -228,7 +307,8 @@ class SegmentationMetric:
         return f"per class results:\n{per_class}\nSummary:\n{summary_table}"
 
     def to_json(self) -> Dict[str, Any]:
-        """JSON-serialisable dict of the summary (fractions and percent), per-class values and areas.
+        """JSON-serialisable dict of the summary (fractions and percent), per-class values, areas and
+        the (K, K) confusion matrix (rows ground truth, columns prediction, pixel counts).
 
         NaN becomes ``None``.
         """
@@ -247,4 +327,5 @@ class SegmentationMetric:
                 "pred": self.area_pred.tolist(),
                 "label": self.area_label.tolist(),
             },
+            "confusion_matrix": self.confusion.tolist(),
         }

@@ -322,20 +322,10 @@ class SegmentorInference:
         probs = ops.softmax(seg_logit, axis=1)
         return ops.flip(probs, (3,)) if flip else probs
 
-    def segment(self, views: Sequence[np.ndarray], out_size: Sequence[int], flip: bool = False,
-                return_probs: bool = False) -> Any:
-        """Label map of one image from its preprocessed views (mmseg ``simple_test`` / ``aug_test``).
-
-        Args:
-            views: (1, 3, h_i, w_i) float32 normalised images, one per test scale.
-            out_size: original (H, W).
-            flip: also run every view flipped (order: each scale plain, then flipped).
-            return_probs: also return the mean softmax.
-
-        Returns:
-            (H, W) labels (uint8 for K <= 256, else int32); with ``return_probs`` a tuple
-            (labels, (1, K, H, W) float32 probabilities).
-        """
+    def segment_on_device(self, views: Sequence[np.ndarray], out_size: Sequence[int],
+                          flip: bool = False) -> Tuple[ms.Tensor, ms.Tensor]:
+        """:meth:`segment` without the copy to the host: (H, W) labels and (1, K, H, W) mean softmax,
+        both on the device."""
         if not views:
             raise ValueError("segment needs at least one view")
         out_size = (int(out_size[0]), int(out_size[1]))
@@ -350,7 +340,24 @@ class SegmentorInference:
         num_views = len(views) * len(flips)
         if num_views > 1:
             total = total / float(num_views)
-        labels = self.to_host(ops.argmax(total, dim=1)[0].astype(self.label_dtype))
+        return ops.argmax(total, dim=1)[0].astype(self.label_dtype), total
+
+    def segment(self, views: Sequence[np.ndarray], out_size: Sequence[int], flip: bool = False,
+                return_probs: bool = False) -> Any:
+        """Label map of one image from its preprocessed views (mmseg ``simple_test`` / ``aug_test``).
+
+        Args:
+            views: (1, 3, h_i, w_i) float32 normalised images, one per test scale.
+            out_size: original (H, W).
+            flip: also run every view flipped (order: each scale plain, then flipped).
+            return_probs: also return the mean softmax.
+
+        Returns:
+            (H, W) labels (uint8 for K <= 256, else int32); with ``return_probs`` a tuple
+            (labels, (1, K, H, W) float32 probabilities).
+        """
+        labels, total = self.segment_on_device(views, out_size, flip)
+        labels = self.to_host(labels)
         if return_probs:
             return labels, self.to_host(total)
         return labels
@@ -358,10 +365,16 @@ class SegmentorInference:
     def segment_image(self, image_bgr: np.ndarray, img_scale: Sequence[int], mean: Sequence[float],
                       std: Sequence[float], to_rgb: bool = True, scales: Sequence[float] = (1.0,),
                       flip: bool = False, return_probs: bool = False) -> Any:
-        """:meth:`segment` of an original uint8 BGR image (H, W, 3): one view per ratio in
-        ``scales`` (times ``img_scale``), each prepared on the host by :func:`prepare_view`."""
-        views = [prepare_view(image_bgr, scale_for_ratio(img_scale, r), mean, std, to_rgb) for r in scales]
+        """:meth:`segment` of an original uint8 BGR image (H, W, 3) (views of :func:`image_views`)."""
+        views = image_views(image_bgr, img_scale, mean, std, to_rgb, scales)
         return self.segment(views, image_bgr.shape[:2], flip=flip, return_probs=return_probs)
+
+
+def image_views(image_bgr: np.ndarray, img_scale: Sequence[int], mean: Sequence[float], std: Sequence[float],
+                to_rgb: bool = True, scales: Sequence[float] = (1.0,)) -> List[np.ndarray]:
+    """The test views of an original uint8 BGR image: one per ratio in ``scales`` (times ``img_scale``),
+    each prepared on the host by :func:`prepare_view`."""
+    return [prepare_view(image_bgr, scale_for_ratio(img_scale, r), mean, std, to_rgb) for r in scales]
 
 
 def build_inference(net: nn.Cell, num_classes: int, test_cfg: Optional[Mapping[str, Any]],
