@@ -20,6 +20,7 @@ Examples::
     python benchmarks/bench_onnx.py --config CFG --batch 1 --size 512 --profile ort_profile.json   # per-op times
     python benchmarks/bench_onnx.py --config CFG --batch 1 --size 512 --graph_optimization basic
 
+The session is the one ``infer.py``/``eval.py --onnx`` open (``src/utils/onnx_session.py``).
 The model of the config (random weights, as bench_model.py) is exported by ``export.py``'s code
 path in a child process (``--onnx_cache`` keeps the file per config, batch, size and classes, so a
 second run reuses it), so that this process, which times ONNX Runtime, never loads MindSpore: its
@@ -47,9 +48,8 @@ sys.path.insert(0, ROOT)
 # pylint: disable=wrong-import-position
 # (the project's modules need the project root on sys.path, set above)
 from benchmarks.common import check_timing_args, time_calls, timing_parser  # noqa: E402
+from src.utils.onnx_session import OPTIMIZATION_LEVELS, open_session, session_options  # noqa: E402
 # pylint: enable=wrong-import-position
-
-OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
 
 def parse_args(argv: Optional[List[str]] = None):
@@ -57,8 +57,10 @@ def parse_args(argv: Optional[List[str]] = None):
     parser = timing_parser(__doc__.split("\n", 1)[0])
     parser.set_defaults(mode="eval")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (default 0: ONNX Runtime's choice)")
-    parser.add_argument("--graph_optimization", choices=OPTIMIZATION_LEVELS, default="all",
+    parser.add_argument("--graph_optimization", choices=sorted(OPTIMIZATION_LEVELS), default="all",
                         help="ONNX Runtime graph optimisation level (default all)")
+    parser.add_argument("--memory_pattern", action="store_true",
+                        help="ONNX Runtime's memory pattern on (the project's sessions run without it)")
     parser.add_argument("--onnx_cache", default=os.path.join(ROOT, "benchmarks", "results", "onnx_cache"),
                         help="folder of exported models (default benchmarks/results/onnx_cache)")
     parser.add_argument("--profile", default=None, help="write ONNX Runtime's profile (JSON trace) to this file")
@@ -129,17 +131,14 @@ def run(args: argparse.Namespace, overrides: List[str]) -> Dict[str, Any]:
     """Time ONNX Runtime on the exported model; the result dict."""
     import onnxruntime as ort  # pylint: disable=import-outside-toplevel
     path = cached_model(args, overrides)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.graph_optimization_level = getattr(
-        ort.GraphOptimizationLevel, {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-                                     "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
-        [args.graph_optimization])
+    options = session_options(args.threads, args.graph_optimization)
+    if args.memory_pattern:
+        options.enable_mem_pattern = True
     if args.profile:
         options.enable_profiling = True
         options.optimized_model_filepath = args.profile + ".optimized.onnx"
     start = time.perf_counter()
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = open_session(path, "cpu", options)
     session_s = time.perf_counter() - start
     name, shape = session.get_inputs()[0].name, session.get_inputs()[0].shape
     batch = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
@@ -147,7 +146,8 @@ def run(args: argparse.Namespace, overrides: List[str]) -> Dict[str, Any]:
     timing["compile_s"] = round(timing["compile_s"] + session_s, 3)
     result: Dict[str, Any] = {"eval": timing, "onnxruntime_version": ort.__version__, "onnx_file": path,
                               "onnx_mb": round(os.path.getsize(path) / 2 ** 20, 1), "threads": args.threads,
-                              "graph_optimization": args.graph_optimization, "input": list(shape)}
+                              "graph_optimization": args.graph_optimization, "memory_pattern": args.memory_pattern,
+                              "input": list(shape)}
     if args.profile:
         trace = session.end_profiling()
         os.replace(trace, args.profile)

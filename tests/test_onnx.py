@@ -33,11 +33,11 @@ from mindspore import nn, ops
 
 from conftest import ROOT
 from src.config import load_config
-from src.inference.export import ExportError, export_model
+from src.inference.export import export_model
 from src.inference.onnx_export import (ERF_PLACEHOLDER, ONNX_OPSET, MatMulAdaptiveAvgPool2d, PaddedMaxPool2d,
-                                       adaptive_bins, bilinear_gather, complete_graph, erf_placeholder,
-                                       linear_taps, onnx_formulation)
+                                       adaptive_bins, complete_graph, erf_placeholder, onnx_formulation)
 from src.inference.onnx_runtime import ONNX_RELATIVE_TOLERANCE, OnnxSegmentor, verify_onnx
+from src.utils.onnx_session import OnnxModelError
 from src.models import build_model
 
 ms.set_context(mode=ms.GRAPH_MODE)
@@ -54,15 +54,15 @@ class Apply(nn.Cell):
         return self.fn(x)
 
 
-class GatherResize(nn.Cell):
-    """:func:`bilinear_gather` to a fixed size."""
+class BilinearResize(nn.Cell):
+    """``ops.interpolate`` bilinear to a fixed size, looked up when the graph is compiled."""
 
     def __init__(self, size, align_corners: bool) -> None:
         super().__init__()
         self.size, self.align_corners = size, align_corners
 
     def construct(self, x):
-        return bilinear_gather(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
+        return ops.interpolate(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
 
 
 def erf_of(x):
@@ -73,7 +73,7 @@ def erf_of(x):
 def _onnx_run(cell: nn.Cell, x: np.ndarray, path: str) -> np.ndarray:
     """Export ``cell`` for ``x`` with MindSpore's exporter and run it in ONNX Runtime."""
     cell.set_train(False)
-    ms.onnx.export(cell, ms.Tensor(x), file_name=path, input_names=["image"], output_names=["logits"])
+    ms.onnx.export(cell, ms.Tensor(x), file_name=path, input_names=["image"])
     return OnnxSegmentor(path).run(x)
 
 
@@ -83,7 +83,7 @@ def test_erf_is_exported_exactly(tmp_path):
     path = str(tmp_path / "erf.onnx")
     with onnx_formulation(Apply(erf_of)) as cell:
         _onnx_run(cell, grid, path)
-    assert complete_graph(path) == {"erf": 1, "gelu_div": 0}
+    assert complete_graph(path) == {"erf": 1, "gelu_div": 0, "resize": 0}
     assert [node.op_type for node in onnx.load(path).graph.node] == ["Erf"]
     error = np.abs(OnnxSegmentor(path).run(grid).astype(np.float64) - exact)
     assert error.max() <= 1e-7
@@ -91,14 +91,20 @@ def test_erf_is_exported_exactly(tmp_path):
 
 @pytest.mark.parametrize("in_size,out_size,align_corners", [(16, 64, False), (64, 16, False), (13, 29, False),
                                                             (29, 13, False), (7, 12, True), (12, 7, True)])
-def test_linear_taps_match_bilinear_resize(in_size, out_size, align_corners):
+def test_bilinear_resize_is_exported_as_onnx_resize(in_size, out_size, align_corners, tmp_path):
     x = np.random.default_rng(in_size).standard_normal((2, 3, in_size, in_size + 3)).astype(np.float32)
-    size = (out_size, out_size + 5)
-    expected = ops.interpolate(ms.Tensor(x), size=size, mode="bilinear", align_corners=align_corners).asnumpy()
-    got = GatherResize(size, align_corners)(ms.Tensor(x)).asnumpy()
-    np.testing.assert_allclose(got, expected, atol=1e-5)  # float32 rounding of values up to ~4
-    i0, i1, w0, w1 = linear_taps(in_size, out_size, align_corners)
-    assert i0.min() >= 0 and i1.max() <= in_size - 1 and np.allclose(w0 + w1, 1.0)
+    cell = BilinearResize((out_size, out_size + 5), align_corners)
+    expected = cell(ms.Tensor(x)).asnumpy()
+    path = str(tmp_path / "resize.onnx")
+    with onnx_formulation(cell):
+        _onnx_run(cell, x, path)
+    assert complete_graph(path) == {"erf": 0, "gelu_div": 0, "resize": 1}
+    (node,) = [node for node in onnx.load(path).graph.node if node.op_type == "Resize"]
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attributes == {"mode": b"linear",
+                          "coordinate_transformation_mode": b"align_corners" if align_corners else b"half_pixel"}
+    # float32 rounding of the source coordinates (ONNX scales by out/in, MindSpore and PyTorch by in/out)
+    np.testing.assert_allclose(OnnxSegmentor(path).run(x), expected, atol=3e-5)
 
 
 def test_adaptive_pool_and_max_pool_formulations(tmp_path):
@@ -152,7 +158,7 @@ def test_exported_model_matches_mindspore_in_onnx_runtime(case, tmp_path):
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [ONNX_OPSET]
     assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["logits"]
     used = collections.Counter(node.op_type for node in model.graph.node)
-    assert used["Erf"] > 0 and ERF_PLACEHOLDER not in used and "Resize" not in used
+    assert used["Erf"] > 0 and ERF_PLACEHOLDER not in used and used["Resize"] > 0
     assert used["Erf"] == sum(_feeds(model, "Div", "Erf"))  # each GELU in the form ONNX Runtime fuses
     check = verify_onnx(net, path)
     assert check.passed, check.summary()
@@ -181,17 +187,20 @@ def test_onnx_runtime_fuses_gelu_and_layer_norm(tmp_path):
 def test_onnx_errors_are_one_line(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a protobuf")
-    with pytest.raises(ExportError, match="is not a usable ONNX model"):
+    with pytest.raises(OnnxModelError, match="is not a usable ONNX model"):
         OnnxSegmentor(str(bad))
     with pytest.raises(FileNotFoundError, match="ONNX file not found"):
         OnnxSegmentor(str(tmp_path / "missing.onnx"))
-    with pytest.raises(ExportError, match="not in this onnxruntime build"):
+    with pytest.raises(OnnxModelError, match="not in this onnxruntime build"):
         OnnxSegmentor(str(bad), provider="tensorrt")
 
 
-def test_mindspore_paths_do_not_import_the_deployment_extra():
-    code = ("import sys; import src.inference.export, src.inference.evaluation, src.engine.trainer, src.utils.cli; "
-            "sys.exit(int(any(m in sys.modules for m in ('onnx', 'onnxruntime'))))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONPATH": ROOT})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def test_mindspore_paths_do_not_import_the_deployment_extra_nor_onnx_sessions_mindspore():
+    checks = ("import src.inference.export, src.inference.evaluation, src.engine.trainer, src.utils.cli; "
+              "bad = [m for m in ('onnx', 'onnxruntime') if m in sys.modules]",
+              "import src.utils.onnx_session; bad = [m for m in ('mindspore',) if m in sys.modules]")
+    for code in checks:
+        proc = subprocess.run([sys.executable, "-c", f"import sys; {code}; sys.exit(str(bad) if bad else 0)"],
+                              cwd=ROOT, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": ROOT})
+        assert proc.returncode == 0, proc.stderr[-2000:]

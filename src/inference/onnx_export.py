@@ -14,32 +14,42 @@
 # ============================================================================
 """ONNX export through MindSpore's own exporter (``mindspore.onnx.export``, ONNX opset 11).
 
-MindSpore 2.10's exporter has no converter for five operators of this network and cannot convert
-a sixth correctly:
+MindSpore 2.10's exporter has no converter for five operators of this network and converts a
+sixth wrongly:
 
 ====================  =========================================  ========================================
 MindSpore operator    where                                      export formulation (this module)
 ====================  =========================================  ========================================
 TransposeView         ``mint.permute``                           ``Transpose`` (a copy, not a view)
-ResizeBilinearV2      ``ops.interpolate`` bilinear: the exporter  two Gathers + weights per axis, PyTorch's
-                      needs its size as an attribute (fails),     taps for the exported size
-                      and writes half-pixel as ``asymmetric``
 AdaptiveAvgPool2D     ECE pooling grids                          two MatMuls with bin-averaging matrices
                                                                  for the exported size
 Eye                   diagonal of the class logits               a constant
 MaxPool3DWithArgmax   ResNet stem ``MaxPool2d(3, 2, padding=1)``  constant padding with the lowest float,
                                                                  then a VALID ``MaxPool``
-Erf                   exact GELU (Swin MLPs, head)               exported as ``Sin`` (which the network
-                                                                 never uses), renamed to ONNX ``Erf``
-                                                                 afterwards with the onnx package
+Erf                   exact GELU (Swin MLPs, head)               ``Sin`` (the network has none), renamed
+                                                                 ``Erf`` afterwards
+ResizeBilinearV2      ``ops.interpolate`` bilinear: the exporter  ``ResizeNearestNeighbor`` of that size
+                      needs its size as an attribute (fails),    (converted to ONNX ``Resize``), made
+                      and would write half-pixel as asymmetric   linear, half-pixel afterwards
 ====================  =========================================  ========================================
 
-All but the last are exact up to float32 rounding. Erf is the one operator completed outside
-MindSpore's exporter: a formulation from operators it converts cannot meet a 2e-7 error bound in
-float32 at a usable cost. A tanh-based fit of erf is limited by the runtimes' tanh (MindSpore's CPU
-Tanh is off by 1e-4, ONNX Runtime's by 2.7e-7); a rational approximation in float32 by its
-rounding (4.2e-7); float64 doubles the traffic of every MLP activation. ONNX's own ``Erf`` is exact
-(ONNX Runtime: 5.6e-8) and lets ONNX Runtime fuse the GELU into one kernel.
+The first four are MindSpore formulations, exact up to float32 rounding. The last two are completed
+after MindSpore's exporter, with the onnx package, by :func:`complete_graph`: the exporter writes a
+stand-in that it does convert, and the stand-in becomes the ONNX operator. The stand-ins were
+chosen over formulations from converted operators because those cost accuracy or memory:
+
+* erf: a tanh-based fit is limited by the runtimes' tanh (MindSpore's CPU Tanh is off by 1e-4,
+  ONNX Runtime's by 2.7e-7), a rational approximation in float32 by its rounding (4.2e-7), float64
+  doubles the traffic of every MLP activation; ONNX's ``Erf`` is exact (ONNX Runtime: 5.6e-8) and
+  ONNX Runtime fuses the GELU around it into one kernel.
+* bilinear resize: two Gathers and weights per axis are exact, but the final upsampling of the
+  logits to the input size then holds several (N, K, H, W) intermediates; ONNX ``Resize``
+  (``linear``, ``half_pixel`` = PyTorch's ``align_corners=False``) writes only its output.
+
+LayerNorm converts, but into a form ONNX Runtime does not fuse; :class:`DecomposedLayerNorm` writes
+the decomposition it does fuse into one LayerNormalization kernel, and :func:`complete_graph` turns
+the GELU's multiplication by 1/sqrt(2) (MindSpore's optimiser makes one of the division) back into
+the division ONNX Runtime's GELU fusion looks for.
 
 :func:`onnx_formulation` swaps these in for the duration of the export only: the cells by
 instance, the functional calls by patching the names the graph compiler resolves
@@ -74,45 +84,15 @@ def transpose_copy(x: ms.Tensor, dims: Tuple[int, ...]) -> ms.Tensor:
     return ops.transpose(x, dims)
 
 
-def linear_taps(in_size: int, out_size: int, align_corners: bool) -> Tuple[np.ndarray, ...]:
-    """PyTorch's 1-D linear interpolation: output i = w0[i] * x[i0[i]] + w1[i] * x[i1[i]].
-
-    Returns (i0, i1) int32 and (w0, w1) float32 arrays of length ``out_size``.
-    """
-    dst = np.arange(out_size, dtype=np.float64)
-    if align_corners:
-        src = dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
-    else:
-        src = np.maximum((dst + 0.5) * (in_size / out_size) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    w1 = src - i0
-    return i0.astype(np.int32), i1.astype(np.int32), (1.0 - w1).astype(np.float32), w1.astype(np.float32)
-
-
-@ms.constexpr
-def _resize_taps(in_size: int, out_size: int, align_corners: bool, axis: int) -> Tuple[ms.Tensor, ...]:
-    """:func:`linear_taps` as constants, the weights shaped to broadcast along ``axis`` of an NCHW map."""
-    i0, i1, w0, w1 = linear_taps(in_size, out_size, align_corners)
-    shape = (1, 1, out_size, 1) if axis == 2 else (1, 1, 1, out_size)
-    return ms.Tensor(i0), ms.Tensor(i1), ms.Tensor(w0.reshape(shape)), ms.Tensor(w1.reshape(shape))
-
-
-def _interpolate_axis(x: ms.Tensor, out_size: int, align_corners: bool, axis: int) -> ms.Tensor:
-    """Linear interpolation of axis 2 or 3 of an NCHW map to ``out_size``."""
-    if x.shape[axis] == out_size and not align_corners:
-        return x
-    i0, i1, w0, w1 = _resize_taps(x.shape[axis], out_size, align_corners, axis)
-    return ops.gather(x, i0, axis) * w0 + ops.gather(x, i1, axis) * w1
-
-
-def bilinear_gather(input, size=None, scale_factor=None, mode="nearest",  # pylint: disable=redefined-builtin
-                    align_corners=None, recompute_scale_factor=None) -> ms.Tensor:
-    """``ops.interpolate`` for bilinear resizes to a given ``size``: width, then height, as PyTorch."""
+def resize_placeholder(input, size=None, scale_factor=None, mode="nearest",  # pylint: disable=redefined-builtin
+                       align_corners=None, recompute_scale_factor=None) -> ms.Tensor:
+    """``ops.interpolate`` during the export: a nearest-neighbour ``Resize`` to ``size`` that
+    :func:`complete_graph` turns into the bilinear one."""
     if mode != "bilinear" or size is None or scale_factor is not None or recompute_scale_factor is not None:
-        raise ValueError("the ONNX export formulation covers bilinear resizes to a size only")
-    x = _interpolate_axis(input, size[1], bool(align_corners), 3)
-    return _interpolate_axis(x, size[0], bool(align_corners), 2)
+        raise ValueError("the ONNX export covers bilinear resizes to a size only")
+    if tuple(input.shape[2:]) == tuple(size) and not align_corners:
+        return input
+    return ops.ResizeNearestNeighbor(tuple(size), bool(align_corners))(input)
 
 
 @ms.constexpr
@@ -230,7 +210,7 @@ def _cell_swaps(net: nn.Cell) -> List[Tuple[nn.Cell, str, nn.Cell, nn.Cell]]:
 
 
 FUNCTION_PATCHES = ((mint, "permute", transpose_copy), (ops, "erf", erf_placeholder),
-                    (ops, "interpolate", bilinear_gather), (ops, "eye", constant_eye))
+                    (ops, "interpolate", resize_placeholder), (ops, "eye", constant_eye))
 
 
 @contextlib.contextmanager
@@ -266,12 +246,38 @@ def _constant(name: str, producers: Dict[str, Any], initializers: Dict[str, Any]
     return None
 
 
-def complete_graph(path: str) -> Dict[str, int]:
+def _make_bilinear(node) -> None:
+    """A nearest ``Resize`` node of the exporter as the bilinear one of the same coordinates."""
+    from onnx import helper  # pylint: disable=import-outside-toplevel
+    modes = {b"asymmetric": "half_pixel", b"align_corners": "align_corners"}
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    coordinates = attributes.get("coordinate_transformation_mode")
+    if coordinates not in modes:
+        raise RuntimeError(f"unexpected Resize node {node.name} with coordinates {coordinates!r} in the export")
+    del node.attribute[:]
+    node.attribute.extend([helper.make_attribute("coordinate_transformation_mode", modes[coordinates]),
+                           helper.make_attribute("mode", "linear")])
+
+
+def _rename_output(graph, name: str) -> None:
+    """Name the (single) graph output ``name`` (MindSpore's ``output_names`` loses the output when its
+    last node is a Resize)."""
+    old = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+        node.input[:] = [name if i == old else i for i in node.input]
+    graph.output[0].name = name
+
+
+def complete_graph(path: str, output_name: Optional[str] = None) -> Dict[str, int]:
     """Finish the exported file (rewritten atomically); returns how many nodes each step changed.
 
     ``erf``: every ``ERF_PLACEHOLDER`` node becomes ``Erf``. ``gelu_div``: a ``Mul`` by 1/sqrt(2) that
     feeds an ``Erf`` becomes a ``Div`` by sqrt(2) (MindSpore's graph optimiser turns the division of
     the GELU into that multiplication; ONNX Runtime fuses the exact GELU only from the division).
+    ``resize``: every ``Resize`` (the network has only the stand-ins of :func:`resize_placeholder`)
+    becomes linear, ``asymmetric`` coordinates becoming ``half_pixel``. ``output_name``: the graph
+    output's new name.
     """
     import onnx  # pylint: disable=import-outside-toplevel
     from onnx import numpy_helper  # pylint: disable=import-outside-toplevel
@@ -279,8 +285,11 @@ def complete_graph(path: str) -> Dict[str, int]:
     graph = model.graph
     producers = {output: node for node in graph.node for output in node.output}
     initializers = {init.name: init for init in graph.initializer}
-    counts = {"erf": 0, "gelu_div": 0}
+    counts = {"erf": 0, "gelu_div": 0, "resize": 0}
     for node in graph.node:
+        if node.op_type == "Resize":
+            _make_bilinear(node)
+            counts["resize"] += 1
         if node.op_type != ERF_PLACEHOLDER:
             continue
         node.op_type = "Erf"
@@ -297,7 +306,9 @@ def complete_graph(path: str) -> Dict[str, int]:
                 mul.input[:] = [mul.input[1 - side], divisor]
                 counts["gelu_div"] += 1
                 break
-    if any(counts.values()):
+    if output_name is not None and graph.output[0].name != output_name:
+        _rename_output(graph, output_name)
+    if any(counts.values()) or output_name is not None:
         tmp = f"{path}.tmp-{os.getpid()}"
         onnx.save(model, tmp)
         os.replace(tmp, path)
@@ -310,7 +321,7 @@ def export_onnx(net: nn.Cell, path: str, shape: Sequence[int]) -> None:
     net.set_train(False)
     dummy = ms.Tensor(np.zeros(tuple(int(d) for d in shape), np.float32))
     with onnx_formulation(net):
-        ms.onnx.export(net, dummy, file_name=path, input_names=["image"], output_names=["logits"])
+        ms.onnx.export(net, dummy, file_name=path, input_names=["image"])
     if not os.path.isfile(path):
         raise RuntimeError(f"MindSpore's ONNX exporter reported success but did not write {path}")
-    complete_graph(path)
+    complete_graph(path, output_name="logits")

@@ -17,23 +17,17 @@
 Imported only where an ONNX file is used (``export.py --format ONNX``, ``--onnx``): the
 MindSpore paths do not need the deployment extra (requirements-deploy.txt).
 """
-import os
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Tuple
 
 import numpy as np
 import mindspore as ms
 import onnx
-import onnxruntime as ort
 from mindspore import nn
 
 from src.inference.export import ExportError
+from src.utils.onnx_session import OnnxModelError, open_session, session_options
 
-PROVIDERS: Dict[str, List[str]] = {
-    "cpu": ["CPUExecutionProvider"],
-    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-}
 # An exported graph may move no logit by more than this fraction of the logits' range.
 ONNX_RELATIVE_TOLERANCE = 1e-4
 
@@ -45,31 +39,19 @@ class OnnxSegmentor:
         path: ``.onnx`` file written by ``export.py --format ONNX``.
         provider: ``cpu``, ``cuda`` or ``tensorrt`` (each falls back to the ones after it).
         threads: intra-op threads (0: ONNX Runtime's default, one per physical core).
+
+    Session settings: :func:`src.utils.onnx_session.session_options`.
     """
 
     def __init__(self, path: str, provider: str = "cpu", threads: int = 0) -> None:
-        if provider not in PROVIDERS:
-            raise ExportError(f"--onnx_provider {provider}: choose one of {', '.join(PROVIDERS)}")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"ONNX file not found: {path}")
-        available = ort.get_available_providers()
-        if PROVIDERS[provider][0] not in available:
-            raise ExportError(f"--onnx_provider {provider}: {PROVIDERS[provider][0]} is not in this onnxruntime "
-                              f"build (available: {', '.join(available)})")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        try:
-            self.session = ort.InferenceSession(path, options, providers=PROVIDERS[provider])
-        except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.InvalidGraph,
-                ort.capi.onnxruntime_pybind11_state.InvalidProtobuf) as err:
-            raise ExportError(f"{path} is not a usable ONNX model ({str(err).splitlines()[0]})") from err
+        self.session = open_session(path, provider, session_options(threads))
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(self.session.get_outputs()) != 1:
-            raise ExportError(f"{path}: expected one image input and one logits output")
+            raise OnnxModelError(f"{path}: expected one image input and one logits output")
         self.input_name = inputs[0].name
         shape = inputs[0].shape
         if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ExportError(f"{path}: a fixed (N, 3, H, W) input is needed, got {shape}")
+            raise OnnxModelError(f"{path}: a fixed (N, 3, H, W) input is needed, got {shape}")
         self.input_shape: Tuple[int, ...] = tuple(shape)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
