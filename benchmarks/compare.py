@@ -20,6 +20,8 @@ MindSpore benchmark with ``--ms_python``::
     .venv-bench/bin/python benchmarks/compare.py --ms_python .venv/bin/python            # every case
     .venv-bench/bin/python benchmarks/compare.py --ms_python .venv/bin/python --suite headline --resume
     .venv-bench/bin/python benchmarks/compare.py --report_only                             # table + plot only
+    .venv-bench/bin/python benchmarks/compare.py --ms_python .venv/bin/python --suite deploy \
+        --results benchmarks/results/deploy.json --region deploy                          # with ONNX Runtime
 
 A case is a config, a mode (eval or train), a batch, a square input side and a number of classes
 (``--model.decode_head.num_classes``). For each case ``bench_model.py`` (MindSpore, ``--no_macs``) runs
@@ -50,6 +52,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,6 +81,7 @@ DEMO = "config/ecenet_demo.yaml"
 MODEL_NAMES = {SWIN_T: "Swin-T", SWIN_B: "Swin-B", DEMO: "demo"}
 SUITES = ("headline", "scaling", "all", "deploy", "tiny")
 BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
+DEPLOY_RESULTS = "benchmarks/results/deploy.json"
 NOT_YET_RUN = "Not yet run: `benchmarks/compare.py` writes the tables here."
 DEFAULT_RESULTS = "benchmarks/results/compare.json"
 DEFAULT_PLOT = "benchmarks/results/scaling.png"
@@ -186,6 +190,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help=f"PNG plot to write (default {DEFAULT_PLOT})")
     parser.add_argument("--readme", default=os.path.join(ROOT, DEFAULT_README),
                         help=f"markdown file whose table region is rewritten (default {DEFAULT_README})")
+    parser.add_argument("--region", default="compare",
+                        help="README region to rewrite, between <!-- REGION:begin --> and <!-- REGION:end --> "
+                             "(default compare; the deploy suite on another machine: its own results file and "
+                             f"region, e.g. --results {DEPLOY_RESULTS} --region deploy)")
+    parser.add_argument("--isa", choices=(CAPPED_ISA, "ALL"), default=None,
+                        help="run only the cases with this oneDNN cap (deploy suite)")
     parser.add_argument("--resume", action="store_true", help="skip cases already measured with the same settings")
     parser.add_argument("--only", default=None, help="run only the cases whose label contains this text")
     parser.add_argument("--report_only", action="store_true", help="only rewrite the tables and the plot")
@@ -194,6 +204,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error("--threads, --steps_eval and --steps_train must be positive and --warmup non-negative")
     if args.max_rss_gb <= 0 or args.timeout_s <= 0:
         parser.error("--max_rss_gb and --timeout_s must be positive")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", args.region):
+        parser.error(f"--region {args.region!r}: lower-case letters, digits, '-' and '_'")
     if not args.report_only:
         for option in ("ms_python", "torch_python"):
             if not os.access(getattr(args, option), os.X_OK):
@@ -547,18 +559,24 @@ def report_markdown(data: Dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def rewrite_readme(path: str, body: str) -> None:
-    """Replace the text between the compare markers of ``path`` with ``body`` (rest of the file unchanged)."""
+def markers(region: str) -> Tuple[str, str]:
+    """The begin and end lines of a README region, e.g. ``<!-- compare:begin -->``."""
+    return f"<!-- {region}:begin -->", f"<!-- {region}:end -->"
+
+
+def rewrite_readme(path: str, body: str, region: str = "compare") -> None:
+    """Replace the text between the markers of ``region`` in ``path`` with ``body`` (rest of the file unchanged)."""
+    begin, end = markers(region)
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except OSError as err:
         raise SystemExit(f"error: --readme {path}: {err}") from err
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise SystemExit(f"error: --readme {path}: needs one '{BEGIN}' line followed by one '{END}' line")
-    head, rest = text.split(BEGIN)
-    tail = rest.split(END)[1]
-    write_atomic(path, f"{head}{BEGIN}\n{body.strip()}\n{END}{tail}")
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise SystemExit(f"error: --readme {path}: needs one '{begin}' line followed by one '{end}' line")
+    head, rest = text.split(begin)
+    tail = rest.split(end)[1]
+    write_atomic(path, f"{head}{begin}\n{body.strip()}\n{end}{tail}")
 
 
 def grid_points(data: Dict[str, Any], grid: Grid, axis: str, framework: str, mode: str) -> Tuple[List[int], ...]:
@@ -657,13 +675,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                        if case.key in data["cases"])
     else:
         cases = suite_cases(args.suite, args.steps_eval, args.steps_train, args.warmup)
+        if args.isa is not None:
+            cases = [case for case in cases if case.isa == args.isa]
         if args.only is not None:
             cases = [case for case in cases if args.only in case.label]
             if not cases:
                 raise SystemExit(f"error: --only {args.only!r} matches no case of the suite {args.suite}")
         stop_on_sigterm()
         run_suite(args, cases, data)
-    rewrite_readme(args.readme, report_markdown(data))
+    rewrite_readme(args.readme, report_markdown(data), args.region)
     grid = plotted_grid(data)
     if grid is not None:
         plot_grid(data, grid, args.plot)

@@ -225,17 +225,23 @@ def test_deploy_suite_runs_onnx_runtime_capped_and_uncapped_and_tables_it(fake, 
     assert [c.mode for c in cases] == ["eval"] * 6 and [c.isa for c in cases] == ["AVX2"] * 3 + ["ALL"] * 3
     headline_eval = {c.key for c in compare.suite_cases("headline") if c.mode == "eval"}
     assert {c.key for c in cases if c.isa == "AVX2"} == headline_eval  # capped rows are the headline cases
-    assert compare.main(fake["argv"] + ["--suite", "deploy", "--only", "Swin-B"]) == 0
+    deploy_argv = fake["argv"] + ["--suite", "deploy", "--only", "Swin-B", "--region", "deploy"]
+    compare_region = fake["readme"].read_text().split(BEGIN)[1].split(END)[0]
+    assert compare.main(deploy_argv) == 0
     lines = calls(fake["log"])
     assert [line.split()[:2] for line in lines] == [["ms_python", "bench_model.py"], ["pt_python",
                                                     "bench_torch_reference.py"], ["ms_python", "bench_onnx.py"]] * 2
     assert [line.split()[-2] for line in lines] == ["ISA=AVX2"] * 3 + ["ISA=ALL"] * 3
     assert all("--threads 2" in line for line in lines if "bench_onnx.py" in line)
     readme = fake["readme"].read_text()
+    assert readme.split(BEGIN)[1].split(END)[0] == compare_region  # only the deploy region was rewritten
+    readme = readme.split("<!-- deploy:begin -->")[1].split("<!-- deploy:end -->")[0]
     assert "**Deployment: ONNX Runtime beside MindSpore and PyTorch" in readme
     assert ("| Swin-B eval, batch 1, 640², K 150, oneDNN ALL (3) | 0.5 | 0.5 | 0.5 | 1.00x | 1.00x | 1.0 | 1.0 | 1.0 "
             "| 1.00x | 1.00x |") in readme
     assert "AVX-512: " in readme
     capsys.readouterr()
-    assert compare.main(fake["argv"] + ["--suite", "deploy", "--only", "Swin-B", "--resume"]) == 0
+    assert compare.main(deploy_argv + ["--resume"]) == 0
     assert len(calls(fake["log"])) == 6  # all measured: nothing ran again
+    assert compare.main(deploy_argv + ["--isa", "ALL"]) == 0
+    assert [line.split()[-2] for line in calls(fake["log"])[6:]] == ["ISA=ALL"] * 3
