@@ -14,8 +14,8 @@
 # limitations under the License.
 # ============================================================================
 # The whole ECENet workflow on the built-in synthetic demo dataset:
-# generate data -> MindRecord -> train (+ training curves) -> evaluate (+ plots) -> export MINDIR (+ check)
-# -> prediction pictures.
+# generate data -> MindRecord -> train (+ training curves) -> evaluate (+ plots) -> export MINDIR and ONNX
+# (+ checks; the ONNX file evaluated in ONNX Runtime) -> prediction pictures (ONNX Runtime).
 #
 # Usage: bash scripts/run_demo.sh [--output DIR] [--device_target CPU|GPU|Ascend] [--quick]
 #   --output DIR   where everything is written (default: demo_output)
@@ -87,16 +87,30 @@ step "4/6 evaluate on the validation split"
 python eval.py --config "$CONFIG" "${DATA_ARGS[@]}" --checkpoint "$CKPT" --device_target "$DEVICE" \
     --json "$OUT/eval/metrics.json" --save_pred "$OUT/eval/pred" --plots "$OUT/eval/plots"
 
-step "5/6 export MINDIR and check it against the checkpoint"
+step "5/6 export MINDIR and ONNX, check both against the checkpoint, evaluate the ONNX file"
 mkdir -p "$OUT/export"
-python export.py --config "$CONFIG" --checkpoint "$CKPT" --format MINDIR --device_target "$DEVICE" \
-    --output "$OUT/export/ecenet_demo" --verify
+for FORMAT in MINDIR ONNX; do
+    python export.py --config "$CONFIG" --checkpoint "$CKPT" --format "$FORMAT" --device_target "$DEVICE" \
+        --output "$OUT/export/ecenet_demo" --verify
+done
+python eval.py --config "$CONFIG" "${DATA_ARGS[@]}" --onnx "$OUT/export/ecenet_demo.onnx" --device_target "$DEVICE" \
+    --save_pred "$OUT/eval/pred_onnx" --no_progress > "$OUT/eval/onnx_eval.txt"
+python - "$OUT/eval/pred" "$OUT/eval/pred_onnx" <<'PY'
+import os, sys
+import numpy as np
+from PIL import Image
+names = sorted(os.listdir(sys.argv[1]))
+pairs = [(np.array(Image.open(os.path.join(sys.argv[1], n))), np.array(Image.open(os.path.join(sys.argv[2], n))))
+         for n in names]
+print(f"[demo] ONNX Runtime vs checkpoint predictions: {sum(int((a != b).sum()) for a, b in pairs)} of "
+      f"{sum(a.size for a, _ in pairs)} pixels differ over {len(names)} images")
+PY
 
-step "6/6 prediction pictures for a few validation images"
+step "6/6 prediction pictures for a few validation images (the ONNX file in ONNX Runtime)"
 rm -rf "$OUT/pictures" "$OUT/infer_input"
 mkdir -p "$OUT/infer_input"
 find "$OUT/data/demo/images/validation" -name '*.jpg' | sort | head -n 4 | xargs -I{} cp {} "$OUT/infer_input/"
-python infer.py --config "$CONFIG" --mindir "$OUT/export/ecenet_demo.mindir" --input "$OUT/infer_input" \
+python infer.py --config "$CONFIG" --onnx "$OUT/export/ecenet_demo.onnx" --input "$OUT/infer_input" \
     --output "$OUT/pictures" --device_target "$DEVICE"
 
 STEP=""
@@ -114,5 +128,5 @@ echo "[demo] train log    $OUT/train/train.log (losses.jsonl, val_metrics.jsonl)
 echo "[demo] curves       $OUT/train/training_curves.png"
 echo "[demo] metrics      $OUT/eval/metrics.json (predicted label PNGs: $OUT/eval/pred)"
 echo "[demo] eval plots   $OUT/eval/plots (confusion_matrix.png, per_class_iou.png)"
-echo "[demo] MINDIR       $OUT/export/ecenet_demo.mindir"
+echo "[demo] exported     $OUT/export/ecenet_demo.mindir, $OUT/export/ecenet_demo.onnx"
 echo "[demo] pictures     $OUT/pictures (*_mask.png, *_overlay.png)"
