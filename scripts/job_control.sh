@@ -22,11 +22,11 @@
 # job's workers (python: the process itself; msrun: the workers, which msrun starts in sessions of
 # their own, not its scheduler process, which must serve the workers until they are done). They stop
 # after their current iteration with a checkpoint (src/engine/stop.py). JOB_REST_SECONDS after msrun's
-# workers have exited, the rest of the job (msrun, its scheduler process) is killed. After JOB_GRACE_SECONDS
-# whatever is left of the job (msrun, its scheduler, workers and their children, all of which are
-# tracked while the job runs) is killed with SIGKILL. The launcher returns only when no process of
-# the job remains, with 128 + the signal it received (143 for SIGTERM). A second signal is forwarded
-# again: the workers then stop at once.
+# workers have exited, the rest of the job (msrun, its scheduler process) is killed. After
+# JOB_GRACE_SECONDS whatever is left of the job (msrun, its scheduler, workers and their children, all
+# of which are tracked while the job runs) is killed with SIGKILL; so is what msrun leaves if it ends
+# first. The launcher returns only when no process of the job remains, with 128 + the signal it
+# received (143 for SIGTERM). A second signal is forwarded again: the workers then stop at once.
 
 # Read by the launchers that source this file.
 # shellcheck disable=SC2034
@@ -100,6 +100,7 @@ job_run() {
     JOB_KIND="$1"
     shift
     JOB_SIGNAL=""
+    JOB_DEADLINE=""
     JOB_WORKERS=""
     JOB_REST_DEADLINE=""
     trap 'job_signal TERM' TERM
@@ -112,7 +113,13 @@ job_run() {
     local alive status=0
     while alive="$(job_alive)" && [ -n "$alive" ]; do
         job_track
-        if [ -n "$JOB_SIGNAL" ] && [ "$SECONDS" -ge "$JOB_DEADLINE" ]; then
+        if [ -z "$JOB_DEADLINE" ] && [ -z "$(job_alive "$JOB_PID")" ]; then
+            # msrun ended (killed?) and left processes: its workers got the parent-death SIGTERM.
+            JOB_DEADLINE=$((SECONDS + JOB_GRACE_SECONDS))
+            JOB_WORKERS="$(ps -o pid=,sid= -p "${alive//$'\n'/,}" | awk '$1 == $2 {print $1}')"
+            echo "[job] $1 ended, leaving processes; SIGKILL to them after $JOB_GRACE_SECONDS s" >&2
+        fi
+        if [ -n "$JOB_DEADLINE" ] && [ "$SECONDS" -ge "$JOB_DEADLINE" ]; then
             echo "[job] processes left after $JOB_GRACE_SECONDS s, killed: ${alive//$'\n'/ }" >&2
             # shellcheck disable=SC2086
             job_kill $alive

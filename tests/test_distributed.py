@@ -132,6 +132,7 @@ def test_sync_bn_only_on_ascend_and_gpu():
     (["--config", CONFIG, "--master_port", "80"], "--master_port must be in 1024..65535"),
     (["--config", CONFIG, "--workers", "4", "--local_workers", "2", "--node_rank", "2"], "--node_rank 2 is too large"),
     (["--config", CONFIG, "--log_dir"], "--log_dir needs a value"),
+    (["--config", CONFIG, "--grace_seconds", "soon"], "--grace_seconds must be a non-negative integer"),
 ])
 def test_distributed_argument_errors(args, message):
     proc = _run_script("run_distribute_train_cpu.sh", *args, "--dry_run")
@@ -147,6 +148,7 @@ def test_distributed_argument_errors(args, message):
     ([CONFIG, "TPU"], "DEVICE_TARGET must be CPU, GPU or Ascend"),
     ([CONFIG, "CPU", "out", "extra"], "Usage:"),
     ([CONFIG, "--train.max_iters", "3"], "unknown option '--train.max_iters'"),
+    ([CONFIG, "--grace_seconds", "-1"], "--grace_seconds must be a non-negative integer"),
 ])
 def test_standalone_argument_errors(args, message):
     proc = _run_script("run_standalone_train.sh", *args)
@@ -578,3 +580,23 @@ def test_sharded_eval_stops_on_sigterm_without_metrics(eval_case):
     for rank in range(2):
         log = (root / "stopped" / "msrun_log" / f"worker_{rank}.log").read_text(encoding="utf-8")
         assert "stopped by SIGTERM: nothing written" in log, log[-2000:]
+
+
+def test_workers_stop_with_a_checkpoint_when_msrun_is_killed(msrun_run, demo_data, subprocess_env, tmp_path):
+    """SIGTERM to msrun itself (not the launcher): msrun ends at once, its workers get the kernel's
+    parent-death SIGTERM and stop with a checkpoint, and the launcher leaves no process behind."""
+    msrun_run.wait()                                    # its compiled graphs are in the cache
+    out = tmp_path / "out"
+    args = ["--config", CONFIG, "--master_port", str(_free_port()), "--output_dir", str(out), "--cluster_timeout",
+            "120", "--", *_msrun_overrides(demo_data), "--train.save_interval", "100"]
+    with _msrun_job("run_distribute_train_cpu.sh", args, out, tmp_path / "launcher.log", subprocess_env) as job:
+        _wait_until(lambda: _log_has(out / "train.log", "rank 0 of 2"), [job])
+        msrun = [int(line.split()[0]) for line in processes_mentioning(str(out)) if "/msrun " in line]
+        assert len(msrun) == 1
+        os.kill(msrun[0], signal.SIGTERM)
+        job.wait(timeout=120, expect=128 + signal.SIGTERM)
+    assert not processes_mentioning(str(out))
+    assert _log_has(out / "train.log", f"saved {out / 'checkpoints' / 'iter_1.ckpt'} (on stop)")
+    for rank in range(2):
+        log = (out / "msrun_log" / f"worker_{rank}.log").read_text(encoding="utf-8")
+        assert _stop_message(out, "this process", 1) in log, log[-2000:]
