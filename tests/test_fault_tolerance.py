@@ -124,6 +124,20 @@ def test_launcher_kills_what_outlives_the_grace_period(tmp_path):
     assert not left, text
 
 
+def test_launcher_forwards_sighup_as_sigterm(tmp_path):
+    child, got = tmp_path / "child.sh", tmp_path / "got"
+    child.write_text(f"trap 'echo TERM > {got}; exit 0' TERM\nwhile :; do sleep 0.1; done\n", encoding="utf-8")
+    with subprocess.Popen(["bash", "-c", f"source {JOB}; job_run python bash {child}"], stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        _wait_for(lambda: any(line.split()[2:] == ["bash", str(child)] for line in processes_mentioning(str(child))))
+        time.sleep(0.6)
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=10) == 128 + signal.SIGHUP
+        err = proc.stderr.read()
+    assert got.read_text(encoding="utf-8") == "TERM\n"
+    assert "[job] stopped by SIGHUP; no process of the job is left (exit status 129)" in err
+
+
 def _cells():
     ms.set_seed(0)
     return [nn.Dense(64, 64)]
