@@ -88,7 +88,7 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
     elif ms.get_context("device_target") != device_target:
         # set_device may only be called before the runtime starts; skip it when nothing changes.
         ms.set_device(device_target)
-    if launched_by_msrun():
+    if launched_by_msrun():  # not otherwise: `nohup python train.py &` must outlive its shell
         stop_with_parent()
     if distributed is None:
         distributed = launched_by_msrun()
