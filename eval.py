@@ -48,6 +48,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 from src.config import Config  # noqa: E402
 from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
+from src.engine.stop import GracefulStop  # noqa: E402
 from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
 from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
 from src.inference.exported import load_exported_model  # noqa: E402
@@ -100,6 +101,7 @@ def load_model(args, cfg: Config):
 def main() -> int:
     """Evaluate and report; returns the exit code."""
     args, cfg = parse_args()
+    GracefulStop(raise_at_once=True).install()  # a stop ends the run before any metrics file is written
     check_eval_source(cfg, args.data, split=args.split)
     ctx = init_context(args.device_target, device_id=args.device_id)  # sharded when launched by msrun
     output = args.json or args.save_pred  # the cache goes beside the metrics file or the prediction folder

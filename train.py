@@ -28,6 +28,8 @@ A non-finite loss or gradient stops a float32 run with a message naming the iter
 part; nothing non-finite is written. With mixed precision (``train.amp_level`` O1/O2/O3) a step whose
 gradients overflow is skipped and the loss scale lowered (logged; every ``losses.jsonl`` row has
 ``scale`` and ``overflow``); ``train.max_overflow_steps`` overflows in a row stop the run.
+SIGTERM or SIGINT stops after the current iteration with a checkpoint and exit status 128 + signal
+(143, 130); a second signal stops at once (src/engine/stop.py, README "Fault tolerance").
 """
 import os
 import sys
@@ -37,6 +39,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 # pylint: disable=wrong-import-position
 # (ONEDNN_MAX_CPU_ISA must be set before MindSpore loads)
 from src.config import dump_config  # noqa: E402
+from src.engine.stop import GracefulStop, StopRequested  # noqa: E402
 from src.engine.train_step import NonFiniteLossError  # noqa: E402
 from src.engine.trainer import train  # noqa: E402
 from src.utils.cli import add_compile_cache_option, make_parser, parse_cli, run_main, setup_compile_cache  # noqa: E402
@@ -49,6 +52,7 @@ def main() -> int:
     parser = make_parser("Train ECENet", epilog="e.g. --train.max_iters 1000")
     add_compile_cache_option(parser, "train.output_dir")
     args, cfg = parse_cli(parser)
+    stop = GracefulStop().install()  # before init: msrun's scheduler process then outlasts a stop of the workers
     cfg.train.device_target = args.device_target
     ctx = init_context(args.device_target, device_id=args.device_id)
     os.makedirs(cfg.train.output_dir, exist_ok=True)
@@ -58,7 +62,11 @@ def main() -> int:
         dump_config(cfg, os.path.join(cfg.train.output_dir, "config.yaml"))
     seed_everything(int(cfg.train.seed))
     logger.info("device %s, rank %d of %d, config %s", ctx.device_target, ctx.rank, ctx.group_size, args.config)
-    step = train(cfg, ctx, logger)
+    try:
+        step = train(cfg, ctx, logger, stop)
+    except StopRequested as err:
+        logger.warning("%s", err)
+        raise
     logger.info("training finished at iteration %d", step)
     return 0
 

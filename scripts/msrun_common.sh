@@ -21,6 +21,7 @@
 #   msrun_check                                         # the shared checks -> MSRUN_PROBLEM
 #   msrun_command DEFAULT_LOG_DIR SCRIPT ARGS...        # msrun ... SCRIPT ARGS -> MSRUN_CMD
 #   msrun_launch DEVICE                                 # print (--dry_run) or run MSRUN_CMD
+# A launched job is run by job_run (scripts/job_control.sh): signals reach its workers, nothing outlives it.
 # Options are stored as opt_<name> (dashes become underscores).
 # Every worker is started by msrun as a plain `python` from PATH, so the virtual environment of
 # scripts/env.sh is activated first. With --dry_run the command is printed (one line) and nothing is
@@ -29,7 +30,10 @@
 # The MSRUN_* results and opt_* options are read by the launcher that sources this file.
 # shellcheck disable=SC2034
 
-MSRUN_VALUE_OPTIONS="workers local_workers master_addr master_port node_rank log_dir cluster_timeout"
+# shellcheck source=scripts/job_control.sh
+source "$(dirname "${BASH_SOURCE[0]}")/job_control.sh"
+
+MSRUN_VALUE_OPTIONS="workers local_workers master_addr master_port node_rank log_dir cluster_timeout grace_seconds"
 
 msrun_options_usage() {
     local workers="$1" log_dir="$2"
@@ -41,6 +45,8 @@ msrun_options_usage() {
   --node_rank R          rank of this node, 0 .. nodes-1 [0]
   --log_dir DIR          msrun logs, worker_<rank>.log and scheduler.log [$log_dir]
   --cluster_timeout S    seconds to wait for all workers to join [600]
+  --grace_seconds S      after SIGTERM/SIGINT/SIGHUP, seconds the workers get to save and exit before
+                         SIGKILL [$JOB_GRACE_SECONDS]
   --dry_run              print the msrun command and exit
   -h, --help             this message
 Multi-node: run the same command on every node with its own --node_rank and --master_addr of node 0.
@@ -55,6 +61,7 @@ msrun_defaults() {
     opt_node_rank="0"
     opt_log_dir=""
     opt_cluster_timeout="600"
+    opt_grace_seconds="$JOB_GRACE_SECONDS"
     opt_dry_run=0
 }
 
@@ -96,7 +103,7 @@ msrun_check() {
     local key var value
     MSRUN_PROBLEM=""
     opt_local_workers="${opt_local_workers:-$opt_workers}"
-    for key in workers local_workers master_port node_rank cluster_timeout; do
+    for key in workers local_workers master_port node_rank cluster_timeout grace_seconds; do
         var="opt_$key"
         value="${!var}"
         if ! [[ "$value" =~ ^[0-9]+$ ]]; then
@@ -147,5 +154,6 @@ msrun_launch() {
     unset DEVICE_ID
     mkdir -p "$MSRUN_LOG_DIR"
     echo "[msrun] $device, $opt_workers workers ($opt_local_workers on this node); logs in $MSRUN_LOG_DIR"
-    "${MSRUN_CMD[@]}"
+    JOB_GRACE_SECONDS="$opt_grace_seconds"
+    job_run msrun "${MSRUN_CMD[@]}"
 }

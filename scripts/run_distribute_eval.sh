@@ -23,7 +23,7 @@
 #         --checkpoint CKPT --device_target DEVICE [--data DATA] [extra eval.py arguments]
 # Usage: bash scripts/run_distribute_eval.sh --config CONFIG --checkpoint CKPT [--device_target CPU|GPU|Ascend]
 #            [--data DATA] [--workers N] [--local_workers N] [--master_addr ADDR] [--master_port PORT]
-#            [--node_rank R] [--log_dir DIR] [--cluster_timeout S] [--dry_run] [-- eval.py arguments]
+#            [--node_rank R] [--log_dir DIR] [--cluster_timeout S] [--grace_seconds S] [--dry_run] [-- eval.py arguments]
 set -e
 # shellcheck source=scripts/msrun_common.sh
 source "$(dirname "$0")/msrun_common.sh"

@@ -16,7 +16,7 @@
 # Data-parallel training on CPU with msrun (2 workers by default); see scripts/msrun_train.sh.
 # Usage: bash scripts/run_distribute_train_cpu.sh --config CONFIG [--workers N] [--local_workers N] [--master_addr ADDR]
 #            [--master_port PORT] [--node_rank R] [--log_dir DIR] [--output_dir DIR] [--cluster_timeout S]
-#            [--sync_bn] [--dry_run] [-- train.py overrides]
+#            [--grace_seconds S] [--sync_bn] [--dry_run] [-- train.py overrides]
 set -e
 # shellcheck source=scripts/msrun_train.sh
 source "$(dirname "$0")/msrun_train.sh"

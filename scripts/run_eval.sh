@@ -14,14 +14,17 @@
 # limitations under the License.
 # ============================================================================
 # Evaluates a checkpoint with eval.py (mmseg metrics, per-class table).
-# Usage: bash scripts/run_eval.sh CONFIG CHECKPOINT [DATA] [extra eval.py arguments]
+# Usage: bash scripts/run_eval.sh CONFIG CHECKPOINT [DATA] [--grace_seconds S] [extra eval.py arguments]
 #   DATA: a MindRecord file or a dataset folder (default: data.val_file of the config).
+#   --grace_seconds: after SIGTERM/SIGINT/SIGHUP, seconds to exit before SIGKILL (scripts/job_control.sh).
 #   Extra arguments go to eval.py, e.g. --mode slide --aug_test --json out.json --save_pred preds/
 #   or config overrides such as --test.stride [341,341].
 set -e
+# shellcheck source=scripts/job_control.sh
+source "$(dirname "$0")/job_control.sh"
 
 usage() {
-    echo "Usage: bash $0 CONFIG CHECKPOINT [DATA](optional) [eval.py arguments](optional)" >&2
+    echo "Usage: bash $0 CONFIG CHECKPOINT [DATA](optional) [--grace_seconds S] [eval.py arguments](optional)" >&2
     echo "Example: bash $0 config/ecenet_swin_b_ade20k_640.yaml ecenet.ckpt data/ade20k/val.mindrecord --json r.json" >&2
     exit 1
 }
@@ -62,4 +65,14 @@ fi
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
-exec python eval.py --config "$CONFIG" --checkpoint "$CHECKPOINT" "${DATA_ARGS[@]}" "$@"
+EVAL_ARGS=()
+while [ $# -gt 0 ]; do    # --grace_seconds S is the launcher's (job_control.sh), the rest eval.py's
+    if [ "$1" = "--grace_seconds" ]; then
+        job_set_grace "${2:-}" || exit 1
+        shift 2
+    else
+        EVAL_ARGS+=("$1")
+        shift
+    fi
+done
+job_run python python eval.py --config "$CONFIG" --checkpoint "$CHECKPOINT" "${DATA_ARGS[@]}" "${EVAL_ARGS[@]}"

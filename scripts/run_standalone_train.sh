@@ -14,15 +14,20 @@
 # limitations under the License.
 # ============================================================================
 # Training in one process.
-# Usage: bash scripts/run_standalone_train.sh CONFIG [DEVICE_TARGET] [OUTPUT_DIR] [-- train.py overrides]
+# Usage: bash scripts/run_standalone_train.sh CONFIG [DEVICE_TARGET] [OUTPUT_DIR] [--grace_seconds S]
+#            [-- train.py overrides]
 #   DEVICE_TARGET: CPU (default), GPU or Ascend; set DEVICE_ID to pick the GPU/Ascend device.
 #   OUTPUT_DIR: checkpoints and logs (train.output_dir) [from the config].
 #   Overrides are --section.key value pairs, e.g. -- --train.max_iters 1000 --data.batch_size 4
+#   --grace_seconds: after SIGTERM/SIGINT/SIGHUP, seconds to save and exit before SIGKILL (job_control.sh).
 set -e
+# shellcheck source=scripts/job_control.sh
+source "$(dirname "$0")/job_control.sh"
 
 usage() {
-    echo "Usage: bash $0 CONFIG [DEVICE_TARGET] [OUTPUT_DIR] [-- train.py overrides]" >&2
+    echo "Usage: bash $0 CONFIG [DEVICE_TARGET] [OUTPUT_DIR] [--grace_seconds S] [-- train.py overrides]" >&2
     echo "  DEVICE_TARGET: CPU (default) | GPU | Ascend; DEVICE_ID selects the GPU/Ascend device" >&2
+    echo "  --grace_seconds S: after SIGTERM/SIGINT/SIGHUP, time to save and exit before SIGKILL [$JOB_GRACE_SECONDS]" >&2
     exit 1
 }
 
@@ -31,6 +36,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --) shift; break ;;
         -h|--help) usage ;;
+        --grace_seconds) job_set_grace "${2:-}" || usage; shift 2 ;;
         -*) echo "error: unknown option '$1' (train.py overrides go after --)" >&2; usage ;;
         *) positional+=("$1"); shift ;;
     esac
@@ -65,4 +71,4 @@ if [ -n "$OUTPUT_DIR" ]; then
     args+=(--train.output_dir "$(realpath -m "$OUTPUT_DIR")")
 fi
 echo "[train] $DEVICE_TARGET${DEVICE_ID:+ device $DEVICE_ID}, config $CONFIG"
-exec python "$PROJECT_ROOT/train.py" "${args[@]}" "$@"
+job_run python python "$PROJECT_ROOT/train.py" "${args[@]}" "$@"

@@ -14,6 +14,9 @@
 # ============================================================================
 """Test session set-up: CPU environment before MindSpore is imported, shared paths."""
 import os
+import shutil
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -84,3 +87,30 @@ def subprocess_env(tmp_path_factory) -> dict:
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env["MS_COMPILER_CACHE_PATH"] = str(tmp_path_factory.mktemp("ms_cache"))
     return env
+
+
+def launcher_env(base: dict) -> dict:
+    """``base`` for a launcher script (scripts/*.sh): msrun and this interpreter first on PATH (the
+    workers are plain ``python`` from PATH), no virtual-environment set-up."""
+    bin_dir = os.path.dirname(sys.executable)
+    assert shutil.which("msrun", path=bin_dir) and shutil.which("python", path=bin_dir), \
+        f"msrun and python must both be in {bin_dir} (MindSpore installs msrun next to the interpreter)"
+    env = dict(base)
+    env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), ECENET_NO_VENV="1", ONEDNN_MAX_CPU_ISA="AVX2")
+    return env
+
+
+def processes_mentioning(text: str) -> list:
+    """``PID COMMAND`` of every running process whose command line contains ``text`` (zombies excluded)."""
+    lines = subprocess.run(["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in lines.splitlines() if text in line and line.split()[1][0] != "Z"]
+
+
+def handles_sigterm(pid: int) -> bool:
+    """True once process ``pid`` has a handler for SIGTERM (its stop handler is installed)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            caught = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught, 16) >> (signal.SIGTERM - 1) & 1)

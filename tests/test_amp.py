@@ -18,14 +18,16 @@ import glob
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import mindspore as ms
 
-from conftest import ROOT
+from conftest import ROOT, launcher_env, processes_mentioning
 from src.config import load_config
 from src.models import build_model
 from src.models.weights.convert import load_weights
@@ -138,6 +140,51 @@ def test_amp_resume_continues_exactly(amp_run, demo_data, subprocess_env, tmp_pa
     for step in got:
         assert got[step]["overflow"] == ref[step]["overflow"], step
         assert got[step]["scale"] == ref[step]["scale"], step
+        for part in ("loss", "ce", "mask", "div"):
+            assert abs(got[step][part] - ref[step][part]) <= RESUME_TOL, (step, part, got[step], ref[step])
+
+
+def test_sigterm_to_the_launcher_saves_the_scaler_and_resume_is_exact(amp_run, demo_data, subprocess_env,
+                                                                       tmp_path):
+    """run_standalone_train.sh stopped by SIGTERM after iteration 2 (or a little later): a checkpoint of
+    that iteration, scaler state included, equal to the uninterrupted run's; resumed, the same losses."""
+    ref_dir = amp_run[0]
+    out_dir = str(tmp_path / "stopped")
+    overrides = _args(demo_data, out_dir, "--train.save_interval", "100")[4:]      # after sys.executable TRAIN CONFIG
+    launcher = ["bash", os.path.join(ROOT, "scripts", "run_standalone_train.sh"), CONFIG, "CPU", "--", *overrides]
+    with subprocess.Popen(launcher, env=launcher_env(subprocess_env), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as proc:
+        losses = os.path.join(out_dir, "losses.jsonl")
+        deadline = time.monotonic() + 600
+        while not (os.path.exists(losses) and len(_rows(out_dir)) >= 2) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        log = proc.communicate(timeout=120)[0]
+        print(f"\nstandalone launcher exited {time.monotonic() - start:.1f} s after SIGTERM")
+    assert proc.returncode == 143, log[-3000:]
+    assert not processes_mentioning(out_dir)
+    step = max(_rows(out_dir))
+    assert 2 <= step < MAX_ITERS
+    ckpt = os.path.join(out_dir, "checkpoints", f"iter_{step}.ckpt")
+    assert os.listdir(os.path.dirname(ckpt)) == [os.path.basename(ckpt)]
+    assert f"saved {ckpt} (on stop)" in log
+    assert (f"stopped by SIGTERM: this process received it; training stopped at iteration {step} with checkpoint "
+            f"{ckpt}; continue with the same command and --train.resume auto") in log
+    assert "[job] stopped by SIGTERM; no process of the job is left (exit status 143)" in log
+    saved, expected = ms.load_checkpoint(ckpt), ms.load_checkpoint(os.path.join(ref_dir, "checkpoints",
+                                                                                 f"iter_{step}.ckpt"))
+    assert saved.keys() == expected.keys() and "scale_value" in saved
+    for name, value in expected.items():
+        np.testing.assert_array_equal(saved[name].asnumpy(), value.asnumpy(), err_msg=name)
+
+    resumed = _run(_args(demo_data, out_dir, "--train.resume", "auto"), subprocess_env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ref, got = _rows(ref_dir), _rows(out_dir)
+    assert sorted(got) == list(range(1, MAX_ITERS + 1))
+    for step in range(step + 1, MAX_ITERS + 1):
+        assert (got[step]["scale"], got[step]["overflow"]) == (ref[step]["scale"], ref[step]["overflow"]), step
         for part in ("loss", "ce", "mask", "div"):
             assert abs(got[step][part] - ref[step][part]) <= RESUME_TOL, (step, part, got[step], ref[step])
 

@@ -30,18 +30,17 @@ optimizer once: what data parallelism with ``gradients_mean`` must compute.
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
+import time
 
 import numpy as np
 import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-from conftest import ROOT, build_demo_mindrecords
+from conftest import ROOT, build_demo_mindrecords, handles_sigterm, launcher_env, processes_mentioning
 from src.config import load_config, parse_overrides
 from src.data.builder import build_train_dataset
 from src.engine import trainer
@@ -133,6 +132,7 @@ def test_sync_bn_only_on_ascend_and_gpu():
     (["--config", CONFIG, "--master_port", "80"], "--master_port must be in 1024..65535"),
     (["--config", CONFIG, "--workers", "4", "--local_workers", "2", "--node_rank", "2"], "--node_rank 2 is too large"),
     (["--config", CONFIG, "--log_dir"], "--log_dir needs a value"),
+    (["--config", CONFIG, "--grace_seconds", "soon"], "--grace_seconds must be a non-negative integer"),
 ])
 def test_distributed_argument_errors(args, message):
     proc = _run_script("run_distribute_train_cpu.sh", *args, "--dry_run")
@@ -148,6 +148,7 @@ def test_distributed_argument_errors(args, message):
     ([CONFIG, "TPU"], "DEVICE_TARGET must be CPU, GPU or Ascend"),
     ([CONFIG, "CPU", "out", "extra"], "Usage:"),
     ([CONFIG, "--train.max_iters", "3"], "unknown option '--train.max_iters'"),
+    ([CONFIG, "--grace_seconds", "-1"], "--grace_seconds must be a non-negative integer"),
 ])
 def test_standalone_argument_errors(args, message):
     proc = _run_script("run_standalone_train.sh", *args)
@@ -181,19 +182,18 @@ class _MsrunJob:
     def __init__(self, proc, out_dir, log_path):
         self.proc, self.out_dir, self.log_path = proc, out_dir, log_path
 
-    def wait(self, timeout=300):
-        """Wait for the job; returns the output folder, or fails with the end of the logs."""
+    def wait(self, timeout=300, expect=0):
+        """Wait for the job; returns the output folder, or fails with the end of the logs unless it
+        ended with ``expect``."""
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             code = "timeout"
         logs = ""
-        for path in (self.log_path, self.out_dir / "msrun_log" / "worker_0.log",
-                     self.out_dir / "msrun_log" / "worker_1.log"):
-            if path.exists():
-                logs += f"--- {path.name}\n" + path.read_text(encoding="utf-8", errors="replace")[-2000:]
-        assert code == 0, f"msrun job ended with {code}\n{logs}"
+        for path in (self.log_path, *sorted(self.out_dir.glob("*_log/*.log"))):
+            logs += f"--- {path.name}\n" + path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        assert code == expect, f"msrun job ended with {code}\n{logs}"
         return self.out_dir
 
     def kill(self):
@@ -203,10 +203,10 @@ class _MsrunJob:
 
 
 @contextlib.contextmanager
-def _msrun_job(script, args, out_dir, log_path):
+def _msrun_job(script, args, out_dir, log_path, env=None):
     """Start launcher ``script`` with ``args`` in the background; killed (process group) on exit."""
     with open(log_path, "w", encoding="utf-8") as log, \
-            subprocess.Popen(["bash", os.path.join(SCRIPTS, script), *args], env=_msrun_env(), stdout=log,
+            subprocess.Popen(["bash", os.path.join(SCRIPTS, script), *args], env=_msrun_env(env), stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True) as proc:
         job = _MsrunJob(proc, out_dir, log_path)
         try:
@@ -215,28 +215,29 @@ def _msrun_job(script, args, out_dir, log_path):
             job.kill()
 
 
-def _msrun_env():
-    """Environment for a launcher run: msrun and this interpreter first on PATH."""
-    bin_dir = os.path.dirname(sys.executable)
-    assert shutil.which("msrun", path=bin_dir) and shutil.which("python", path=bin_dir), \
-        f"msrun and python must both be in {bin_dir} (MindSpore installs msrun next to the interpreter)"
-    env = dict(os.environ)
-    # The workers are plain `python` from PATH: use this interpreter's environment, not .venv set-up.
-    env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), ECENET_NO_VENV="1", ONEDNN_MAX_CPU_ISA="AVX2")
+def _msrun_env(base=None):
+    """Environment for a launcher run (``base``: os.environ): msrun and this interpreter first on PATH."""
+    env = launcher_env(os.environ if base is None else base)
     env.pop("MS_COMPILER_CACHE_ENABLE", None)
     return env
 
 
 @pytest.fixture(name="msrun_run", scope="module")
-def fixture_msrun_run(demo_data, tmp_path_factory):
-    """Two CPU workers, 2 images each, every rank saving, validation after the last iteration;
-    started here, run in the background."""
+def fixture_msrun_run(demo_data, subprocess_env, tmp_path_factory):
+    """Two CPU workers, 2 images each, every rank saving every iteration, validation after the last
+    one; started here, run in the background."""
     root = tmp_path_factory.mktemp("msrun")
     args = ["--config", CONFIG, "--master_port", str(_free_port()), "--output_dir", str(root / "out"),
-            "--cluster_timeout", "120", "--", *_train_args(demo_data, PER_RANK_BATCH),
-            "--train.save_all_ranks", "true", "--train.eval_interval", str(ITERS)]
-    with _msrun_job("run_distribute_train_cpu.sh", args, root / "out", root / "launcher.log") as job:
+            "--cluster_timeout", "120", "--", *_msrun_overrides(demo_data)]
+    with _msrun_job("run_distribute_train_cpu.sh", args, root / "out", root / "launcher.log",
+                    subprocess_env) as job:
         yield job
+
+
+def _msrun_overrides(data):
+    """train.py arguments of the msrun runs (the stopped and resumed ones too, to compare them)."""
+    return [*_train_args(data, PER_RANK_BATCH), "--train.save_all_ranks", "true", "--train.eval_interval", str(ITERS),
+            "--train.save_interval", "1", "--train.keep_checkpoints", str(ITERS)]
 
 
 class _DataParallelReference:
@@ -447,3 +448,155 @@ def test_two_process_sharded_eval_equals_one_process(eval_case):
     logs = [(root / "out" / "msrun_log" / f"worker_{r}.log").read_text(encoding="utf-8") for r in range(2)]
     assert "evaluated 5 images" in logs[0] and "on 2 ranks" in logs[0] and "Summary" in logs[0]
     assert "Summary" not in logs[1] and "evaluated" not in logs[1]
+
+
+# Stopping msrun jobs (README "Fault tolerance"): a two-node job (two launchers on this machine, one
+# worker each, the master on the loopback address) is stopped by SIGTERM to node 1's launcher,
+# resumed as a two-node job and stopped by SIGTERM to node 0's launcher, then resumed by the one-node
+# launcher with time-based checkpoints after every iteration. The result must be msrun_run's.
+RESUME_TOL = 1e-5
+
+
+def _wait_until(condition, jobs, timeout=300.0):
+    """Poll ``condition`` until true; fails if one of ``jobs`` ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert all(job.proc.poll() is None for job in jobs), "a launcher ended before the stop"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _log_has(path, text):
+    return path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def _two_node_job(out_dir, data, env, *extra):
+    """Node 0 and node 1 launchers (one worker each) started in the background; killed on exit."""
+    port = str(_free_port())
+    with contextlib.ExitStack() as stack:
+        jobs = []
+        for node in (0, 1):
+            args = ["--config", CONFIG, "--workers", "2", "--local_workers", "1", "--node_rank", str(node),
+                    "--master_port", port, "--output_dir", str(out_dir), "--log_dir", str(out_dir / f"node{node}_log"),
+                    "--cluster_timeout", "120", "--", *_msrun_overrides(data), *extra]
+            jobs.append(stack.enter_context(_msrun_job("run_distribute_train_cpu.sh", args, out_dir,
+                                                       out_dir.parent / f"{out_dir.name}_node{node}.log", env)))
+        yield jobs
+
+
+def _stop_node(jobs, node):
+    """SIGTERM to node ``node``'s launcher; both launchers must then exit, leaving no process of the job."""
+    start = time.monotonic()
+    jobs[node].proc.send_signal(signal.SIGTERM)
+    seconds = []
+    for rank, job in enumerate(jobs):
+        job.wait(timeout=120, expect=143 if rank == node else 1)     # msrun reports its worker's 143 as 1
+        seconds.append(time.monotonic() - start)
+    assert not processes_mentioning(str(jobs[0].out_dir)), "processes of the job outlived its launchers"
+    print(f"\nSIGTERM to node {node}'s launcher: launchers exited after {seconds[0]:.1f} s and {seconds[1]:.1f} s")
+
+
+def _last_iter(out_dir):
+    return _rows(out_dir / "losses.jsonl")[-1]["iter"]
+
+
+def _worker_log(out_dir, rank):
+    return (out_dir / f"node{rank}_log" / f"worker_{rank}.log").read_text(encoding="utf-8", errors="replace")
+
+
+def _stop_message(out_dir, source, step):
+    return (f"stopped by SIGTERM: {source} received it; training stopped at iteration {step} with checkpoint "
+            f"{out_dir / 'checkpoints' / f'iter_{step}.ckpt'}; continue with the same command and --train.resume auto")
+
+
+def _checkpoint(path):
+    return {k: v.asnumpy() for k, v in ms.load_checkpoint(str(path)).items()}
+
+
+def test_two_node_job_stops_on_either_launcher_and_resumes_exactly(msrun_run, demo_data, subprocess_env,
+                                                                   tmp_path):
+    out = tmp_path / "out"
+    # Node 1's launcher is stopped before the first iteration ends: every rank stops after it.
+    with _two_node_job(out, demo_data, subprocess_env) as jobs:
+        _wait_until(lambda: _log_has(out / "train.log", "rank 0 of 2"), jobs)
+        _stop_node(jobs, 1)
+    assert _last_iter(out) == 1
+    assert _stop_message(out, "this process", 1) in _worker_log(out, 1)
+    assert _stop_message(out, "another rank", 1) in _worker_log(out, 0)
+    reference = msrun_run.wait()
+    saved, expected = _checkpoint(out / "checkpoints" / "iter_1.ckpt"), _checkpoint(reference / "checkpoints" /
+                                                                                   "iter_1.ckpt")
+    assert saved.keys() == expected.keys()
+    for name, value in expected.items():
+        np.testing.assert_array_equal(saved[name], value, err_msg=name)
+
+    # Resumed on two nodes, node 0's launcher (the scheduler's node) stopped in the first iteration.
+    with _two_node_job(out, demo_data, subprocess_env, "--train.resume", "auto") as jobs:
+        _wait_until(lambda: _log_has(out / "train.log", "resumed at iteration 1"), jobs)
+        _stop_node(jobs, 0)
+    assert _last_iter(out) == 2
+    assert _stop_message(out, "this process", 2) in _worker_log(out, 0)
+    assert _stop_message(out, "another rank", 2) in _worker_log(out, 1)
+
+    # Resumed by the one-node launcher; a time-based checkpoint after every iteration, 2 kept.
+    args = ["--config", CONFIG, "--master_port", str(_free_port()), "--output_dir", str(out), "--cluster_timeout",
+            "120", "--", *_msrun_overrides(demo_data), "--train.resume", "auto", "--train.save_interval", "100",
+            "--train.save_interval_minutes", "1e-6", "--train.keep_checkpoints", "2"]
+    with _msrun_job("run_distribute_train_cpu.sh", args, out, tmp_path / "resumed.log", subprocess_env) as job:
+        job.wait()
+    assert _log_has(out / "train.log", f"saved {out / 'checkpoints' / 'iter_3.ckpt'} (time-based)")
+    assert sorted(os.listdir(out / "checkpoints")) == ["iter_3.ckpt", f"iter_{ITERS}.ckpt"]
+    for folder in ("", "rank_1"):
+        got, want = _rows(out / folder / "losses.jsonl"), _rows(reference / folder / "losses.jsonl")
+        got = {row["iter"]: row for row in got}          # the last row of each iteration
+        assert sorted(got) == list(range(1, ITERS + 1))
+        for row in want:
+            for part in ("loss", "ce", "mask", "div"):
+                assert abs(got[row["iter"]][part] - row[part]) <= RESUME_TOL, (folder, row, got[row["iter"]])
+    saved, expected = _checkpoint(out / "checkpoints" / f"iter_{ITERS}.ckpt"), \
+        _checkpoint(reference / "checkpoints" / f"iter_{ITERS}.ckpt")
+    for name, value in expected.items():
+        np.testing.assert_allclose(saved[name], value, rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_sharded_eval_stops_on_sigterm_without_metrics(eval_case):
+    root, val, ckpt = eval_case
+    metrics = root / "stopped" / "metrics.json"
+    args = ["--config", CONFIG, "--checkpoint", ckpt, "--device_target", "CPU", "--data", val,
+            "--master_port", str(_free_port()), "--log_dir", str(root / "stopped" / "msrun_log"),
+            "--cluster_timeout", "120", "--", "--json", str(metrics), "--no_progress", *EVAL_OVERRIDES]
+    with _msrun_job("run_distribute_eval.sh", args, root / "stopped", root / "stopped.log") as job:
+        def ready():   # the scheduler process and both workers have their stop handler
+            pids = [int(line.split()[0]) for line in processes_mentioning(str(metrics)) if " python " in line]
+            return len(pids) == 3 and all(handles_sigterm(pid) for pid in pids)
+        _wait_until(ready, [job])
+        start = time.monotonic()
+        job.proc.send_signal(signal.SIGTERM)
+        job.wait(timeout=120, expect=143)
+        print(f"\nsharded evaluation: launcher exited {time.monotonic() - start:.1f} s after SIGTERM")
+    assert not processes_mentioning(str(metrics))
+    assert not metrics.exists() and not list(metrics.parent.glob(".tmp-*"))
+    for rank in range(2):
+        log = (root / "stopped" / "msrun_log" / f"worker_{rank}.log").read_text(encoding="utf-8")
+        assert "stopped by SIGTERM: nothing written" in log, log[-2000:]
+
+
+def test_workers_stop_with_a_checkpoint_when_msrun_is_killed(msrun_run, demo_data, subprocess_env, tmp_path):
+    """SIGTERM to msrun itself (not the launcher): msrun ends at once, its workers get the kernel's
+    parent-death SIGTERM and stop with a checkpoint, and the launcher leaves no process behind."""
+    msrun_run.wait()                                    # its compiled graphs are in the cache
+    out = tmp_path / "out"
+    args = ["--config", CONFIG, "--master_port", str(_free_port()), "--output_dir", str(out), "--cluster_timeout",
+            "120", "--", *_msrun_overrides(demo_data), "--train.save_interval", "100"]
+    with _msrun_job("run_distribute_train_cpu.sh", args, out, tmp_path / "launcher.log", subprocess_env) as job:
+        _wait_until(lambda: _log_has(out / "train.log", "rank 0 of 2"), [job])
+        msrun = [int(line.split()[0]) for line in processes_mentioning(str(out)) if "/msrun " in line]
+        assert len(msrun) == 1
+        os.kill(msrun[0], signal.SIGTERM)
+        job.wait(timeout=120, expect=128 + signal.SIGTERM)
+    assert not processes_mentioning(str(out))
+    assert _log_has(out / "train.log", f"saved {out / 'checkpoints' / 'iter_1.ckpt'} (on stop)")
+    for rank in range(2):
+        log = (out / "msrun_log" / f"worker_{rank}.log").read_text(encoding="utf-8")
+        assert _stop_message(out, "this process", 1) in log, log[-2000:]

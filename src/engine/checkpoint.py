@@ -19,9 +19,11 @@ state cells (e.g. a loss scaler) and the iteration. It is written to a temporary
 and renamed into place, so a crash never leaves a half-written ``iter_N.ckpt``. The newest K are
 kept. ``latest`` finds the newest one that loads, falling back (with a warning) past corrupt ones.
 """
+import errno
 import glob
 import os
 import re
+import shutil
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -61,8 +63,24 @@ def save_training_checkpoint(path: str, cells: TrainingState, step: int) -> None
     entries = [{"name": name, "data": param} for name, param in params.items()]
     entries.append({"name": STEP_KEY, "data": ms.Tensor(np.array(step, np.int64))})
     tmp = temporary_path(path)
-    ms.save_checkpoint(entries, tmp, crc_check=True)
-    os.replace(tmp, path)
+    try:
+        ms.save_checkpoint(entries, tmp, crc_check=True)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        # MindSpore writes to TMP with the suffix .tmp, then renames it to TMP.
+        for partial in (tmp, os.path.splitext(tmp)[0] + ".tmp"):
+            if os.path.exists(partial):
+                os.remove(partial)
+        raise CheckpointError(f"cannot write checkpoint {path}: {write_failure(err, os.path.dirname(path))}") \
+            from err
+
+
+def write_failure(err: Exception, folder: str) -> str:
+    """The cause of a failed write in a few words; with a full disk also the space left in ``folder``."""
+    cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause += f" ({shutil.disk_usage(folder).free / 2 ** 20:.1f} MiB free in {folder})"
+    return cause
 
 
 def load_training_checkpoint(path: str, cells: TrainingState) -> int:

@@ -19,11 +19,15 @@ Checkpoints (``iter_N.ckpt``, model + optimizer + iteration) go to ``train.outpu
 written atomically; the newest ``train.keep_checkpoints`` are kept. Rank 0 writes them and
 ``losses.jsonl`` (its own per-iteration losses). With ``train.save_all_ranks true`` every rank r also
 writes its checkpoints and losses to ``train.output_dir/rank_<r>/``, to check data-parallel runs.
+Checkpoints are due every ``train.save_interval`` iterations, after ``train.save_interval_minutes``
+since the last one (decided by rank 0), and when a stop signal arrived (src/engine/stop.py).
 """
 import json
 import os
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
+
+import numpy as np
 
 from src.config import Config, ConfigError
 from src.data.builder import build_eval_samples, build_train_dataset
@@ -33,6 +37,7 @@ from src.engine.amp import MixedPrecisionSegmentor, amp_settings, build_loss_sca
 from src.engine.checkpoint import CheckpointManager
 from src.engine.lr_schedule import poly_lr_with_warmup
 from src.engine.optimizer import build_optimizer
+from src.engine.stop import STOP_SIGNALS, GracefulStop, StopRequested
 from src.engine.train_step import LOSS_NAMES, SegmentorWithLoss, StepMonitor, TrainStep
 from src.inference.evaluation import append_validation_row, evaluate
 from src.losses import build_loss
@@ -40,7 +45,7 @@ from src.models import build_model
 from src.models.weights.convert import load_backbone_pretrained
 from src.utils.compile_cache import active_compile_cache, compile_scope
 from src.utils.context import RunContext
-from src.utils.distributed import broadcast_from_rank0
+from src.utils.distributed import all_reduce_any, broadcast_from_rank0
 from src.utils.logger import format_eta
 
 
@@ -146,14 +151,16 @@ def training_batches(cfg: Config, ctx: RunContext, step: int, per_epoch: int) ->
 class TrainingRun:
     """One training run: the compiled step, its state, checkpoints, loss history and periodic actions."""
 
-    def __init__(self, cfg: Config, ctx: RunContext, logger) -> None:
-        self.cfg, self.ctx, self.logger = cfg, ctx, logger
+    def __init__(self, cfg: Config, ctx: RunContext, logger, stop: GracefulStop) -> None:
+        self.cfg, self.ctx, self.logger, self.stop = cfg, ctx, logger, stop
         out_dir = cfg.train.output_dir
         self.model, self.step_cell, self.state, self.lr, self.monitor = build_training(cfg, ctx, logger)
         self.manager = CheckpointManager(os.path.join(out_dir, "checkpoints"), int(cfg.train.keep_checkpoints))
         self.max_iters = int(cfg.train.max_iters)
         self.log_interval, self.save_interval = int(cfg.train.log_interval), int(cfg.train.save_interval)
         self.eval_interval = int(cfg.train.get("eval_interval") or 0)
+        self.save_seconds = 60.0 * float(cfg.train.get("save_interval_minutes") or 0)
+        self.last_save = time.monotonic()
         self.rank_manager, rank_history = open_rank_outputs(cfg, ctx)
         history = None
         if ctx.is_main:  # closed by close(), after the loop
@@ -179,13 +186,45 @@ class TrainingRun:
             self.logger.info("iter %d/%d lr %.3e %s | %.3f s/it eta %s", step, self.max_iters, self.lr[step - 1],
                              format_step_row(row, self.monitor.mixed_precision), per_iter,
                              format_eta(per_iter * (self.max_iters - step)))
-        if step % self.save_interval == 0 or last:
-            if self.ctx.is_main:
-                self.logger.info("saved %s", self.manager.save(self.state, step))
-            if self.rank_manager is not None:
-                self.rank_manager.save(self.state, step)
+        signum, timed = self.agree()
+        periodic = step % self.save_interval == 0 or last
+        if periodic or timed or signum:
+            self.save(step, "" if periodic else "on stop" if signum else "time-based")
+        if signum and not last:
+            self.stop_at(step, signum)
         if self.eval_interval and step % self.eval_interval == 0:
             validate(self.cfg, self.model, self.ctx, self.logger, step)
+
+    def agree(self) -> Tuple[int, bool]:
+        """(stop signal or 0, time-based checkpoint due): the same on every rank.
+
+        A stop signal may reach the ranks in different iterations, and only rank 0 times the
+        checkpoints; one tiny all-reduce of the flags after every iteration makes all of them save and
+        stop after the same one, so that none waits in a collective that another has left.
+        """
+        due = self.ctx.is_main and 0 < self.save_seconds <= time.monotonic() - self.last_save
+        flags = np.array([self.stop.signum == sig for sig in STOP_SIGNALS] + [due])
+        if self.ctx.distributed:
+            flags = all_reduce_any(flags)
+        signals = [sig for sig, flag in zip(STOP_SIGNALS, flags) if flag]
+        return int(signals[0]) if signals else 0, bool(flags[-1])
+
+    def save(self, step: int, reason: str = "") -> None:
+        """Checkpoint of iteration ``step`` (rank 0; with ``train.save_all_ranks`` every rank)."""
+        if self.ctx.is_main:
+            self.logger.info("saved %s%s", self.manager.save(self.state, step), f" ({reason})" if reason else "")
+        if self.rank_manager is not None:
+            self.rank_manager.save(self.state, step)
+        self.last_save = time.monotonic()
+
+    def stop_at(self, step: int, signum: int) -> None:
+        """After the stop checkpoint: wait for rank 0 to have written it, then raise StopRequested."""
+        if self.ctx.distributed:
+            all_reduce_any(np.zeros(1))
+        source = "this process" if self.stop.signum else "another rank"
+        raise StopRequested(signum, f"{source} received it; training stopped at iteration {step} with checkpoint "
+                                    f"{self.manager.path(step)}; continue with the same command and "
+                                    "--train.resume auto")
 
     def close(self) -> None:
         """Close the loss files."""
@@ -194,12 +233,13 @@ class TrainingRun:
                 stream.close()
 
 
-def train(cfg: Config, ctx: RunContext, logger) -> int:
-    """The training loop; returns the last iteration."""
+def train(cfg: Config, ctx: RunContext, logger, stop: Optional[GracefulStop] = None) -> int:
+    """The training loop; returns the last iteration. Raises StopRequested after a stop signal
+    (``stop``: the installed handlers; None: none)."""
     per_epoch = steps_per_epoch(cfg.data.train_file, int(cfg.data.batch_size), ctx.group_size)
     if per_epoch == 0:
         raise ConfigError(f"data.train_file {cfg.data.train_file} has fewer samples than one global batch")
-    run = TrainingRun(cfg, ctx, logger)
+    run = TrainingRun(cfg, ctx, logger, stop or GracefulStop())
     try:
         step = run.resume()
         if step >= run.max_iters:

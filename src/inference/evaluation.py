@@ -39,6 +39,7 @@ from src.inference import SegmentorInference, build_inference
 from src.inference.metrics import DeviceConfusion, SegmentationMetric
 from src.inference.segmentor_inference import image_views
 from src.inference.visualization import save_label_png, save_prediction_images
+from src.models.weights.convert import temporary_path
 
 PredictionHook = Callable[[Dict[str, Any], np.ndarray], None]
 
@@ -199,9 +200,11 @@ def write_metrics_json(path: str, metric: SegmentationMetric, **meta: Any) -> No
     """Write ``metric.to_json()`` plus ``meta`` (run settings) as JSON to ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    tmp = temporary_path(path)  # written whole or not at all
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump({**meta, **metric.to_json()}, f, indent=2)
         f.write("\n")
+    os.replace(tmp, path)
 
 
 def validation_row(step: int, metric: SegmentationMetric) -> Dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Callable, List, Optional, Tuple, Type
 from mindspore import nn
 
 from src.config import Config, ConfigError, load_config, parse_overrides
+from src.engine.stop import StopRequested
 from src.models import build_model
 from src.models.weights.convert import CheckpointError, load_weights
 from src.utils.compile_cache import CompileCache, enable_compile_cache
@@ -113,9 +114,13 @@ def load_network(cfg: Config, checkpoint: str) -> nn.Cell:
 
 def run_main(main: Callable[[], int], extra_errors: Tuple[Type[Exception], ...] = ()) -> int:
     """Run ``main``; expected failures (``EXPECTED_ERRORS`` and ``extra_errors``) print
-    ``error: <first line of the message>`` on stderr and give exit code 1."""
+    ``error: <first line of the message>`` on stderr and give exit code 1; a stop on a signal
+    (src/engine/stop.py) prints how it stopped and gives ``128 + signal``."""
     try:
         return main()
+    except StopRequested as stop:
+        print(stop, file=sys.stderr)
+        return stop.exit_code
     except EXPECTED_ERRORS + tuple(extra_errors) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"error: {message}", file=sys.stderr)

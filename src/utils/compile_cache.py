@@ -38,8 +38,10 @@ import mindspore as ms
 from mindspore import nn
 
 MANIFEST = "ecenet_compile_manifest.json"
-# Config leaves that never change a graph: a resumed or moved run keeps its cache.
-GRAPH_NEUTRAL_KEYS = ("train.resume", "train.output_dir")
+# Config leaves that never change a graph: a resumed or moved run, or one that saves or logs at other
+# times, keeps its cache.
+GRAPH_NEUTRAL_KEYS = ("train.resume", "train.output_dir", "train.save_interval", "train.save_interval_minutes",
+                      "train.keep_checkpoints", "train.log_interval")
 
 
 def _digest(obj: Any) -> str:

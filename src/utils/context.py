@@ -13,8 +13,11 @@
 # limitations under the License.
 # ============================================================================
 """Device context, data-parallel initialisation and seeding shared by the entry points."""
+import ctypes
 import os
 import random
+import signal
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -53,6 +56,22 @@ def launched_by_msrun() -> bool:
     return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
+def stop_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Have the kernel send ``sig`` to this process when its parent ends (Linux; elsewhere nothing).
+
+    msrun starts its workers in sessions of their own, so when msrun itself is killed nothing else
+    reaches them; with this they stop as on a scheduler's SIGTERM (src/engine/stop.py) instead of
+    training on as orphans.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(sig), 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the request
+        os.kill(os.getpid(), sig)
+
+
 def init_context(device_target: str, distributed: Optional[bool] = None, device_id: Optional[int] = None) -> RunContext:
     """GRAPH_MODE on ``device_target``; data-parallel set-up when launched by msrun.
 
@@ -69,6 +88,8 @@ def init_context(device_target: str, distributed: Optional[bool] = None, device_
     elif ms.get_context("device_target") != device_target:
         # set_device may only be called before the runtime starts; skip it when nothing changes.
         ms.set_device(device_target)
+    if launched_by_msrun():  # not otherwise: `nohup python train.py &` must outlive its shell
+        stop_with_parent()
     if distributed is None:
         distributed = launched_by_msrun()
     if not distributed:

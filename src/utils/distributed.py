@@ -65,6 +65,15 @@ def all_reduce_counts(counts: np.ndarray) -> np.ndarray:
     return from_limbs(ops.AllReduce()(ms.Tensor(limbs)).asnumpy())
 
 
+def all_reduce_any(flags: np.ndarray) -> np.ndarray:
+    """Elementwise logical OR over all ranks of boolean ``flags`` (a float32 sum: the CPU's AllReduce
+    only sums).
+
+    Every rank must call it with an array of the same shape; it also serves as a barrier.
+    """
+    return ops.AllReduce()(ms.Tensor(np.asarray(flags, np.float32))).asnumpy() > 0
+
+
 def broadcast_from_rank0(params: Iterable[ms.Parameter]) -> None:
     """Overwrite ``params`` (float) on every rank with rank 0's values; all ranks call it with the same list.
 
