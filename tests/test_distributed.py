@@ -353,7 +353,7 @@ def test_two_process_cpu_training_matches_data_parallel_reference(msrun_run, dem
     logged = [line for line in (out_dir / "train.log").read_text(encoding="utf-8").splitlines()
               if "validation at iteration" in line]
     assert len(logged) == 1, logged
-    assert logged[0].endswith(_one_process_validation(cfg, str(out_dir / ckpt))), logged[0]
+    assert logged[0].endswith(_one_process_validation(cfg, str(out_dir / ckpt), out_dir / "one_process")), logged[0]
 
 
 class _LineLogger:
@@ -366,8 +366,11 @@ class _LineLogger:
         self.lines.append(fmt % args)
 
 
-def _one_process_validation(cfg, checkpoint):
-    """trainer.validate's log message for ``checkpoint`` evaluated in this process on all images."""
+def _one_process_validation(cfg, checkpoint, out_dir):
+    """trainer.validate's log message for ``checkpoint`` evaluated in this process on all images
+    (its val_metrics.jsonl row goes to ``out_dir``)."""
+    out_dir.mkdir()
+    cfg.train.output_dir = str(out_dir)
     model = build_model(cfg.model)
     load_weights(model, checkpoint)
     logger = _LineLogger()

@@ -31,21 +31,10 @@ import sys
 import time
 from typing import Any
 
+from src.utils.cli import StopRequested
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 REPEAT_AFTER_S = 2.0
-
-
-class StopRequested(BaseException):
-    """A run stopped on a signal (a BaseException, like KeyboardInterrupt: no ``except Exception`` hides it)."""
-
-    def __init__(self, signum: int, detail: str = "") -> None:
-        super().__init__(f"stopped by {signal.Signals(signum).name}" + (f": {detail}" if detail else ""))
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        """``128 + signal``, as for a process that the signal ended."""
-        return 128 + self.signum
 
 
 def _say(message: str) -> None:

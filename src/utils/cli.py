@@ -20,13 +20,13 @@ and turning the expected failures into a one-line ``error: ...`` with exit code 
 """
 import argparse
 import os
+import signal
 import sys
 from typing import Callable, List, Optional, Tuple, Type
 
 from mindspore import nn
 
 from src.config import Config, ConfigError, load_config, parse_overrides
-from src.engine.stop import StopRequested
 from src.models import build_model
 from src.models.weights.convert import CheckpointError, load_weights
 from src.utils.compile_cache import CompileCache, enable_compile_cache
@@ -112,10 +112,23 @@ def load_network(cfg: Config, checkpoint: str) -> nn.Cell:
     return net
 
 
+class StopRequested(BaseException):
+    """A run stopped on a signal (a BaseException, like KeyboardInterrupt: no ``except Exception`` hides it)."""
+
+    def __init__(self, signum: int, detail: str = "") -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}" + (f": {detail}" if detail else ""))
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signal``, as for a process that the signal ended."""
+        return 128 + self.signum
+
+
 def run_main(main: Callable[[], int], extra_errors: Tuple[Type[Exception], ...] = ()) -> int:
     """Run ``main``; expected failures (``EXPECTED_ERRORS`` and ``extra_errors``) print
     ``error: <first line of the message>`` on stderr and give exit code 1; a stop on a signal
-    (src/engine/stop.py) prints how it stopped and gives ``128 + signal``."""
+    (:class:`StopRequested`, raised by src/engine/stop.py) prints how it stopped and gives ``128 + signal``."""
     try:
         return main()
     except StopRequested as stop:
