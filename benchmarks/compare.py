@@ -196,6 +196,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              f"region, e.g. --results {DEPLOY_RESULTS} --region deploy)")
     parser.add_argument("--isa", choices=(CAPPED_ISA, "ALL"), default=None,
                         help="run only the cases with this oneDNN cap (deploy suite)")
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=None,
+                        help="run only these frameworks of each case; the stored results of the others stay")
     parser.add_argument("--resume", action="store_true", help="skip cases already measured with the same settings")
     parser.add_argument("--only", default=None, help="run only the cases whose label contains this text")
     parser.add_argument("--report_only", action="store_true", help="only rewrite the tables and the plot")
@@ -410,7 +412,12 @@ def run_suite(args: argparse.Namespace, cases: List[Case], data: Dict[str, Any])
             continue
         entry: Dict[str, Any] = {"case": case_settings(case, args.threads), "run": run_id}
         env = bench_env(args.threads, case.isa)
+        stored = data["cases"].get(case.key, {})
         for framework in case.frameworks:
+            if args.frameworks and framework not in args.frameworks:
+                if stored.get("case") == entry["case"] and framework in stored:
+                    entry[framework] = stored[framework]
+                continue
             estimate = estimate_rss_gb(data["cases"], case, framework)
             if estimate is not None and estimate > args.max_rss_gb:
                 entry[framework] = {"status": "skipped",
@@ -540,14 +547,15 @@ def machine_lines(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def report_markdown(data: Dict[str, Any]) -> str:
-    """The text between the README markers: machine and run lines, one table per suite with results."""
+def report_markdown(data: Dict[str, Any], deploy_only: bool = False) -> str:
+    """The text between the README markers: machine and run lines, one table per suite with results
+    (``deploy_only``: the deployment table alone)."""
     if not data["cases"]:
         return NOT_YET_RUN
     parts = machine_lines(data)
     titles = {"headline": "Headline cases", "scaling": "Scaling (one axis at a time around batch 1, 512², K 150)",
               "tiny": "Tiny demo cases (a check of the tool, not a measurement of ECENet)"}
-    for suite, title in titles.items():
+    for suite, title in ({} if deploy_only else titles).items():
         entries = [data["cases"][case.key] for case in suite_cases(suite) if case.key in data["cases"]]
         if entries:
             parts += ["", f"**{title}**", ""] + table(entries)
@@ -683,8 +691,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 raise SystemExit(f"error: --only {args.only!r} matches no case of the suite {args.suite}")
         stop_on_sigterm()
         run_suite(args, cases, data)
-    rewrite_readme(args.readme, report_markdown(data), args.region)
-    grid = plotted_grid(data)
+    rewrite_readme(args.readme, report_markdown(data, deploy_only=args.region != "compare"), args.region)
+    grid = plotted_grid(data) if args.region == "compare" else None  # the scaling plot is of compare.json
     if grid is not None:
         plot_grid(data, grid, args.plot)
     failed, skipped = problems(data, cases)

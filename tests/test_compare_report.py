@@ -245,3 +245,7 @@ def test_deploy_suite_runs_onnx_runtime_capped_and_uncapped_and_tables_it(fake, 
     assert len(calls(fake["log"])) == 6  # all measured: nothing ran again
     assert compare.main(deploy_argv + ["--isa", "ALL"]) == 0
     assert [line.split()[-2] for line in calls(fake["log"])[6:]] == ["ISA=ALL"] * 3
+    assert compare.main(deploy_argv + ["--isa", "ALL", "--frameworks", "onnxruntime"]) == 0
+    assert [line.split()[1] for line in calls(fake["log"])[9:]] == ["bench_onnx.py"]
+    entry = compare.load_results(str(fake["results"]))["cases"][cases[-1].key]
+    assert {fw: entry[fw]["status"] for fw in compare.FRAMEWORKS} == dict.fromkeys(compare.FRAMEWORKS, "ok")
