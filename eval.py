@@ -50,7 +50,7 @@ from src.data.builder import check_eval_source  # noqa: E402
 from src.data.datasets import DATASET_TYPES  # noqa: E402
 from src.engine.stop import GracefulStop  # noqa: E402
 from src.inference.evaluation import evaluate_dataset, write_metrics_json  # noqa: E402
-from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
+from src.inference.export import ExportError  # noqa: E402
 from src.inference.exported import load_exported_model  # noqa: E402
 from src.inference.metrics import SegmentationMetric  # noqa: E402
 from src.inference.visualization import get_palette  # noqa: E402
@@ -82,8 +82,6 @@ def parse_args():
     if args.dataset_type is not None:
         cfg.data.dataset = args.dataset_type
     if args.mode is not None:
-        if args.checkpoint is None and args.mode == "whole":
-            raise ExportError("--mode whole needs --checkpoint: an exported model has a fixed input size (slide only)")
         cfg.setdefault("test", Config())["mode"] = args.mode
     return args, cfg
 
@@ -93,8 +91,8 @@ def load_model(args, cfg: Config):
     becomes the sliding window of ``cfg.test``."""
     if args.checkpoint:
         return load_network(cfg, args.checkpoint), False
-    model, shape = load_exported_model(args.mindir, args.onnx, args.onnx_provider)
-    cfg.setdefault("test", Config()).update(fixed_input_settings(shape, cfg.test))
+    model, test = load_exported_model(args.mindir, args.onnx, args.onnx_provider, cfg.get("test") or {}, args.mode)
+    cfg["test"] = Config(test)
     return model, True
 
 

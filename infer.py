@@ -46,7 +46,7 @@ from src.data.datasets import class_names, dataset_info  # noqa: E402
 from src.data.image_inputs import ImageInputs  # noqa: E402
 from src.inference import build_inference  # noqa: E402
 from src.inference.evaluation import predict_image, write_prediction_outputs  # noqa: E402
-from src.inference.export import ExportError, fixed_input_settings  # noqa: E402
+from src.inference.export import ExportError  # noqa: E402
 from src.inference.exported import load_exported_model  # noqa: E402
 from src.inference.visualization import get_palette  # noqa: E402
 from src.utils.cli import (add_compile_cache_option, add_model_options, load_network, make_parser,  # noqa: E402
@@ -81,10 +81,7 @@ def main() -> int:
     ctx = init_context(args.device_target, distributed=False, device_id=args.device_id)
     setup_compile_cache(args.compile_cache, args.output, cfg, ctx)
     if args.mindir or args.onnx:
-        if args.mode == "whole":
-            raise ExportError("--mode whole needs --checkpoint: an exported model has a fixed input size (slide only)")
-        model, shape = load_exported_model(args.mindir, args.onnx, args.onnx_provider)
-        test_cfg.update(fixed_input_settings(shape, test_cfg))
+        model, test_cfg = load_exported_model(args.mindir, args.onnx, args.onnx_provider, test_cfg, args.mode)
         inference = build_inference(model, num_classes, test_cfg, fixed_input=True)
     else:
         if args.mode is not None:

@@ -83,11 +83,12 @@ def export_model_file(args: argparse.Namespace, overrides: List[str], path: str)
     from src.config import load_config, parse_overrides
     from src.inference.export import export_model
     from src.models import build_model
+    from src.models.weights.convert import temporary_path
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     cfg = load_config(args.config, parse_overrides(overrides))
     ms.set_seed(0)
     size = args.size or int(cfg.data.crop_size[0])
-    tmp = f"{path[:-len('.onnx')]}.tmp{os.getpid()}.onnx"
+    tmp = temporary_path(path)
     export_model(build_model(cfg.model), tmp, "ONNX", batch=args.batch, size=(size, size))
     os.replace(tmp, path)
 

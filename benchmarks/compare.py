@@ -456,12 +456,17 @@ def status(entry: Dict[str, Any], framework: str) -> str:
     return entry.get(framework, {}).get("status", "not run")
 
 
+def timing_cell(entry: Dict[str, Any], timing: Dict[str, Any], framework: str, key: str) -> str:
+    """A table cell: the framework's measured ``key``, or its status when it has no result."""
+    return status(entry, framework) if timing[framework] is None else f"{timing[framework][key]}"
+
+
 def table_row(entry: Dict[str, Any]) -> str:
     """One markdown table row of a stored entry (``failed``/``skipped`` in the cells of a missing run)."""
     timing = timings(entry)
 
     def cell(framework: str, key: str) -> str:
-        return status(entry, framework) if timing[framework] is None else f"{timing[framework][key]}"
+        return timing_cell(entry, timing, framework, key)
 
     def both(key: str) -> str:
         ms, pt = (None if timing[fw] is None else timing[fw][key] for fw in SIDE_BY_SIDE)
@@ -491,16 +496,13 @@ def deploy_row(entry: Dict[str, Any]) -> str:
     """One row of the deployment table: ONNX Runtime, MindSpore and PyTorch time and memory, ratios to PyTorch."""
     timing = timings(entry)
 
-    def cell(framework: str, key: str) -> str:
-        return status(entry, framework) if timing[framework] is None else f"{timing[framework][key]}"
-
     def to_pytorch(framework: str, key: str) -> str:
         values = [None if timing[fw] is None else timing[fw][key] for fw in (framework, "pytorch")]
         return ratio(values[0], values[1])
     case = entry["case"]
     cells = [f"{case['label']} ({case['steps']})"]
     for key in ("step_median_s", "peak_rss_gb"):
-        cells += [cell(fw, key) for fw in ("onnxruntime", "mindspore", "pytorch")]
+        cells += [timing_cell(entry, timing, fw, key) for fw in ("onnxruntime", "mindspore", "pytorch")]
         cells += [to_pytorch("onnxruntime", key), to_pytorch("mindspore", key)]
     return "| " + " | ".join(cells) + " |"
 

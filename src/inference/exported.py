@@ -13,23 +13,30 @@
 # limitations under the License.
 # ============================================================================
 """Exported models (MINDIR, ONNX) as callables for the inference layer (``infer.py``/``eval.py``)."""
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import mindspore as ms
 
-from src.inference.export import ExportError, load_mindir, mindir_input_shape
+from src.inference.export import ExportError, fixed_input_settings, load_mindir, mindir_input_shape
 
 
-def load_exported_model(mindir: Optional[str] = None, onnx_file: Optional[str] = None,
-                        onnx_provider: str = "cpu") -> Tuple[Callable[[ms.Tensor], ms.Tensor], Tuple[int, ...]]:
-    """(model, fixed input shape) of an exported MINDIR (MindSpore) or ONNX file (ONNX Runtime).
+def load_exported_model(mindir: Optional[str], onnx_file: Optional[str], onnx_provider: str,
+                        test_cfg: Mapping[str, Any], mode: Optional[str] = None
+                        ) -> Tuple[Callable[[ms.Tensor], ms.Tensor], Dict[str, Any]]:
+    """(model, test settings) of an exported MINDIR (MindSpore) or ONNX file (ONNX Runtime).
 
-    The model maps a (N, 3, H, W) float32 tensor of that shape to (N, K, H, W) logits.
+    The model maps a (N, 3, H, W) float32 tensor of the file's one shape to (N, K, H, W) logits; the
+    settings are ``test_cfg`` with sliding windows of that shape (:func:`fixed_input_settings`).
+    ``mode`` is the ``--mode`` asked for: ``whole`` needs a checkpoint.
     """
+    if mode == "whole":
+        raise ExportError("--mode whole needs --checkpoint: an exported model has a fixed input size (slide only)")
     if onnx_file:
         from src.inference.onnx_runtime import OnnxSegmentor  # pylint: disable=import-outside-toplevel
         model = OnnxSegmentor(onnx_file, onnx_provider)
-        return model, model.input_shape
-    if not mindir:
+        shape = model.input_shape
+    elif mindir:
+        model, shape = load_mindir(mindir), mindir_input_shape(mindir)
+    else:
         raise ExportError("no exported model given (a MINDIR or an ONNX file)")
-    return load_mindir(mindir), mindir_input_shape(mindir)
+    return model, {**test_cfg, **fixed_input_settings(shape, test_cfg)}

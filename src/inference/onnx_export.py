@@ -65,6 +65,7 @@ import mindspore as ms
 from mindspore import mint, nn, ops
 
 from src.models.layers import ChannelLayerNorm
+from src.models.weights.convert import temporary_path
 
 ONNX_OPSET = 11
 # The operator that stands for erf in MindSpore's export (it has a converter; the network never
@@ -309,7 +310,7 @@ def complete_graph(path: str, output_name: Optional[str] = None) -> Dict[str, in
     if output_name is not None and graph.output[0].name != output_name:
         _rename_output(graph, output_name)
     if any(counts.values()) or output_name is not None:
-        tmp = f"{path}.tmp-{os.getpid()}"
+        tmp = temporary_path(path)
         onnx.save(model, tmp)
         os.replace(tmp, path)
     return counts
